@@ -1,0 +1,185 @@
+"""Entry points: the Docker action (INPUT_* variables), `cekura-ci run|demo|emulator`.
+
+`guarded` maps every failure to an exit code and writes it where people look (log, summary,
+outputs); nothing else in the program decides exit codes or prints tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+
+from cekura_ci import __version__
+from cekura_ci.client import CekuraClient, make_session
+from cekura_ci.errors import CekuraCIError, ExitCode, Outcome
+from cekura_ci.github import GitHub, configure_logging, write_file
+from cekura_ci.pipeline import Gate
+from cekura_ci.report.markdown import render_error
+from cekura_ci.settings import Settings, SettingsError, default_result_name
+from cekura_ci.text import redact
+from cekura_ci.timing import Backoff, CancelToken, Clock
+
+log = logging.getLogger(__name__)
+
+ENV_PREFIX = "CEKURA_"
+ACTION_PREFIX = "INPUT_"
+DOCS = "https://github.com/cekura-ci/cekura-ci#readme"
+
+
+def build_gate(settings: Settings, github: GitHub, cancel: CancelToken) -> Gate:
+    session = make_session(settings.api_key)
+    client = CekuraClient(settings.api_url, session, timeout=settings.request_timeout)
+    return Gate(settings, client, github, Clock(cancel), Backoff())
+
+
+def load_settings(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:
+    settings = Settings.from_inputs(raw)
+    if not settings.name:
+        settings = settings.model_copy(update={"name": default_result_name(environ)})
+    return settings
+
+
+def _mask_raw_key(raw: Mapping[str, str | None], github: GitHub) -> None:
+    key = (raw.get("api_key") or "").strip()
+    if key:
+        github.mask(key)
+
+
+def guarded(github: GitHub, summary_file: str | None, body: Callable[[], ExitCode]) -> int:
+    """Run `body`; turn every failure into one clear message, an error summary and an exit code."""
+    try:
+        return int(body())
+    except SettingsError as exc:
+        lines = [f"Invalid input '{name}': {why}." for name, why in exc.problems]
+        code, outcome, message, hint = ExitCode.USAGE_ERROR, Outcome.ERROR, " ".join(lines), (
+            "Nothing was sent to Cekura. Fix the input and run the job again."
+        )
+    except CekuraCIError as exc:
+        lines = [str(exc)]
+        code, outcome, message, hint = exc.exit_code, exc.outcome, str(exc), None
+    except Exception as exc:  # a bug of ours: say so, show the trace only when debugging
+        log.debug("%s", redact(traceback.format_exc(), github.masked))
+        lines = [f"Unexpected error in cekura-ci {__version__} ({type(exc).__name__}: {exc}). Please report it: {DOCS}"]
+        code, outcome, message, hint = ExitCode.INFRASTRUCTURE, Outcome.ERROR, lines[0], None
+    for line in lines:
+        github.annotate("error", line, title="Cekura gate")
+    summary = render_error(message, hint=hint)
+    github.append_summary(summary)
+    github.set_output("outcome", outcome.value)
+    github.set_output("passed", "false")
+    if summary_file:
+        try:
+            github.set_output("summary_file", write_file(summary_file, summary))
+        except OSError as err:
+            log.warning("Could not write %s: %s", summary_file, err)
+    return int(code)
+
+
+def _start(environ: Mapping[str, str], raw: Mapping[str, str | None], stream=None) -> tuple[GitHub, CancelToken]:
+    github = GitHub(environ, stream)
+    _mask_raw_key(raw, github)
+    configure_logging(github, debug=environ.get("RUNNER_DEBUG") == "1" or environ.get("CEKURA_DEBUG") == "1")
+    cancel = CancelToken()
+    cancel.install()
+    return github, cancel
+
+
+def action_main(environ: Mapping[str, str]) -> int:
+    """The Docker action: inputs arrive as INPUT_<NAME>, with action.yml's defaults filled in."""
+    raw = {name: environ.get(ACTION_PREFIX + name.upper()) for name in Settings.input_names()}
+    github, cancel = _start(environ, raw)
+    return guarded(
+        github,
+        raw.get("summary_file") or "cekura-summary.md",
+        lambda: build_gate(load_settings(raw, environ), github, cancel).run(),
+    )
+
+
+# --- the command line ----------------------------------------------------------------------
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _add_input_flags(parser: argparse.ArgumentParser) -> None:
+    for name, field in Settings.model_fields.items():
+        default = field.default if field.default not in (None, "", ()) else None
+        shown = f" Default: {default}." if default is not None and name != "api_key" else ""
+        parser.add_argument(
+            _flag(name),
+            dest=name,
+            metavar=name.upper(),
+            help=f"{field.description}{shown} Env: {ENV_PREFIX}{name.upper()}.",
+        )
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="cekura-ci",
+        description="Gate merges on Cekura voice-agent test runs (LiveKit v2).",
+        epilog="Exit codes: 0 passed, 1 gate failed, 2 bad input or request refused, "
+        "3 infrastructure (unreachable, gave up, timed out), 130/143 cancelled.",
+    )
+    root.add_argument("--version", action="version", version=f"cekura-ci {__version__}")
+    commands = root.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="start a run, wait for it, judge it, report it",
+        description="Start a Cekura LiveKit v2 run, wait for it, judge it and report it. Every "
+        f"flag can also be given as an environment variable {ENV_PREFIX}<NAME>; flags win.",
+    )
+    _add_input_flags(run)
+
+    demo = commands.add_parser(
+        "demo", help="run the real gate against the built-in local Cekura stand-in; no account needed"
+    )
+    demo.add_argument("--summary-file", default="cekura-demo-summary.md", help="where to write the summary")
+    demo.add_argument("--world", help="a world file (JSON or YAML) instead of the built-in demo world")
+    demo.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit with the gate's own code (1 when it fails) instead of 0 once the demo has run",
+    )
+
+    emulator = commands.add_parser("emulator", help="serve the local Cekura API stand-in on loopback")
+    emulator.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    emulator.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default 0)")
+    emulator.add_argument("--world", help="world file (JSON or YAML); default: the built-in demo world")
+    emulator.add_argument("--api-key", help="the key clients must send (default: the world's)")
+    emulator.add_argument("--speed", type=float, help="emulated seconds per real second (default: the world's)")
+    return root
+
+
+def run_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    raw: dict[str, str | None] = {
+        name: environ.get(ENV_PREFIX + name.upper()) for name in Settings.input_names()
+    }
+    raw.update({name: getattr(args, name) for name in Settings.input_names() if getattr(args, name) is not None})
+    github, cancel = _start(environ, raw)
+    return guarded(
+        github,
+        raw.get("summary_file") or "cekura-summary.md",
+        lambda: build_gate(load_settings(raw, environ), github, cancel).run(),
+    )
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    args = parser().parse_args(argv)
+    if args.command == "run":
+        return run_command(args, environ)
+    from cekura_ci.emulator import cli as emulator_cli  # only these commands need the stand-in
+
+    if args.command == "demo":
+        return emulator_cli.demo(args, environ)
+    return emulator_cli.serve(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""Exit codes, outcomes and the one exception hierarchy of cekura-ci."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """What the process tells the workflow; failure is told apart from breakage."""
+
+    #: The gate passed: the agent met every threshold.
+    PASSED = 0
+    #: The gate failed: the agent regressed.
+    GATE_FAILED = 1
+    #: The request was wrong: bad input, a rejected key, a 4xx that retrying cannot fix.
+    USAGE_ERROR = 2
+    #: Infrastructure: Cekura unreachable, gave up waiting, or timed out.
+    INFRASTRUCTURE = 3
+    #: Cancelled by SIGINT (the runner's first cancellation signal).
+    INTERRUPTED = 130
+    #: Cancelled by SIGTERM (the runner's second cancellation signal).
+    TERMINATED = 143
+
+
+class Outcome(str, enum.Enum):
+    """The `outcome` output: the exit code in a word."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+
+
+class CekuraCIError(Exception):
+    """Base of every error cekura-ci raises on purpose; its message is safe to print."""
+
+    exit_code = ExitCode.INFRASTRUCTURE
+    outcome = Outcome.ERROR
+
+
+class InvalidInput(CekuraCIError):
+    """An input was malformed; nothing was sent."""
+
+    exit_code = ExitCode.USAGE_ERROR
+
+
+class ApiError(CekuraCIError):
+    """Cekura answered in a way we cannot use."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RequestRejected(ApiError):
+    """Cekura refused the request (a 4xx that retrying cannot fix); fix the inputs."""
+
+    exit_code = ExitCode.USAGE_ERROR
+
+
+class AuthenticationFailed(RequestRejected):
+    """Cekura refused the API key (401/403)."""
+
+
+class ResultNotFound(RequestRejected):
+    """Cekura has no result with that id (404)."""
+
+
+class TransientApiError(ApiError):
+    """A failure that may pass: a dropped connection, a timeout, 408, 429, 5xx, a garbled body."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        reached_server: bool = True,
+    ) -> None:
+        super().__init__(message, status=status)
+        self.retry_after = retry_after
+        #: False only when the request provably never reached Cekura (refused connection),
+        #: or Cekura said to retry before doing anything (429).
+        self.reached_server = reached_server
+
+
+class GaveUp(CekuraCIError):
+    """Cekura stayed unreachable for longer than the outage budget."""
+
+
+class AmbiguousTrigger(CekuraCIError):
+    """The run request may or may not have been accepted, and we could not tell which."""
+
+    def __init__(self, name: str, cause: str) -> None:
+        super().__init__(
+            f"The run request failed ambiguously ({cause}) and Cekura's results list could not "
+            f"confirm whether the run was created. Look for a result named {name!r} in Cekura "
+            "before re-running, or pass its id as the result_id input to wait for it."
+        )
+        self.result_name = name
+
+
+class WaitTimedOut(CekuraCIError):
+    """The result did not reach a terminal status within the timeout."""
+
+    outcome = Outcome.TIMEOUT
+
+
+class Cancelled(CekuraCIError):
+    """The job was cancelled by a signal."""
+
+    outcome = Outcome.CANCELLED
+
+    def __init__(self, signal_number: int) -> None:
+        super().__init__(f"Cancelled by signal {signal_number}.")
+        self.exit_code = ExitCode.INTERRUPTED if signal_number == 2 else ExitCode.TERMINATED

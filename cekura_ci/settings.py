@@ -1,0 +1,368 @@
+"""Inputs → validated Settings: one model for the action's INPUT_* variables, CLI flags and CEKURA_*.
+
+Every raw value is a string, as the runner hands it over; every parser below says what it expected,
+so a refusal names the input, what was given and what would have been right.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+
+DEFAULT_API_URL = "https://api.cekura.ai"
+MAX_NAME_LENGTH = 255  # Cekura's Result.name maxLength
+
+
+class SettingsError(ValueError):
+    """One or more inputs were refused; `problems` maps each input to why."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{name}: {why}" for name, why in problems))
+
+
+# --- parsers: str -> value, raising ValueError("expected ...") ---------------------------------
+
+
+def _tokens(text: str, separators: str) -> list[str]:
+    """Split a list given as text: commas, newlines, a YAML block list (`- 1`) or flow list (`[1]`)."""
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    lines = (re.sub(r"^\s*-\s+", "", line) for line in text.splitlines())
+    return [tok.strip().strip("'\"") for tok in re.split(separators, "\n".join(lines)) if tok.strip()]
+
+
+def _positive_int(token: str, what: str) -> int:
+    if not re.fullmatch(r"\+?\d+", token.strip()) or int(token) < 1:
+        raise ValueError(f"{what} must be a positive whole number")
+    return int(token)
+
+
+def parse_id_list(value: Any) -> tuple[int, ...]:
+    if isinstance(value, (list, tuple)):
+        tokens = [str(v) for v in value]
+    else:
+        tokens = _tokens(str(value), r"[,\s]+")
+    if not tokens:
+        raise ValueError("expected at least one positive integer id")
+    try:
+        ids = tuple(_positive_int(tok, f"{tok!r}") for tok in tokens)
+    except ValueError as exc:
+        raise ValueError(f"expected positive integer ids separated by commas, spaces or newlines ({exc})") from None
+    seen: set[int] = set()
+    for item in ids:
+        if item in seen:
+            raise ValueError(f"expected each id once, but {item} is listed twice")
+        seen.add(item)
+    return ids
+
+
+def parse_name_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        return tuple(str(v) for v in value)
+    if str(value).strip() == "[]":
+        return ()  # explicit empty list: Cekura then mocks no tool at all
+    return tuple(_tokens(str(value), r"[,\n]+"))
+
+
+def _number(value: Any, expected: str) -> float:
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        raise ValueError(f"expected {expected}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"expected {expected}")
+    return number
+
+
+def bounded_int(low: int, high: int | None = None) -> Callable[[Any], int]:
+    expected = f"a whole number from {low} to {high}" if high else f"a whole number of at least {low}"
+
+    def parse(value: Any) -> int:
+        text = str(value).strip()
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ValueError(f"expected {expected}")
+        number = int(text)
+        if number < low or (high is not None and number > high):
+            raise ValueError(f"expected {expected}")
+        return number
+
+    return parse
+
+
+def bounded_seconds(low: float, *, exclusive: bool = False) -> Callable[[Any], float]:
+    expected = f"a number of seconds {'above' if exclusive else 'of at least'} {low:g}"
+
+    def parse(value: Any) -> float:
+        number = _number(value, expected)
+        if number < low or (exclusive and number == low):
+            raise ValueError(f"expected {expected}")
+        return number
+
+    return parse
+
+
+def parse_percent(value: Any) -> float:
+    expected = "a percentage from 0 to 100, such as 95 or 95%"
+    text = str(value).strip()
+    number = _number(text.removesuffix("%"), expected)
+    if not 0 <= number <= 100:
+        raise ValueError(f"expected {expected}")
+    return number
+
+
+def parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false"):
+        raise ValueError("expected true or false")
+    return text == "true"
+
+
+def parse_api_url(value: Any) -> str:
+    text = str(value).strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http(s) URL such as https://api.cekura.ai")
+    if parts.query or parts.fragment:
+        raise ValueError("expected a base URL without a query or fragment")
+    return text.rstrip("/")
+
+
+def parse_livekit_data(value: Any) -> dict[str, Any]:
+    expected = 'a JSON object such as {"agent_name": "my-agent", "url": "wss://…", "config": {}}'
+    if isinstance(value, dict):
+        data = value
+    else:
+        try:
+            data = json.loads(str(value))
+        except json.JSONDecodeError:
+            raise ValueError(f"expected {expected}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"expected {expected}")
+    for key in ("agent_name", "url"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ValueError(f"expected {key!r} to be a string")
+    leaked = sorted(k for k in data if "secret" in k.lower() or "key" in k.lower())
+    if leaked:
+        raise ValueError(
+            f"expected no credentials here ({', '.join(leaked)}): Cekura reads LiveKit credentials "
+            "from the agent or project"
+        )
+    return data
+
+
+def parse_name(value: Any) -> str:
+    text = " ".join(str(value).split())
+    if len(text) > MAX_NAME_LENGTH:
+        raise ValueError(f"expected at most {MAX_NAME_LENGTH} characters")
+    return text
+
+
+def parse_path(value: Any) -> str:
+    text = str(value).strip()
+    if "\x00" in text or "\n" in text:
+        raise ValueError("expected a file path")
+    return text
+
+
+def parse_api_key(value: Any) -> SecretStr:
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    key = raw.strip()  # pasted secrets often carry a trailing newline
+    if not key:
+        raise ValueError(
+            "expected a Cekura API key, got an empty value: the secret is probably missing "
+            "(a pull request from a fork gets no secrets)"
+        )
+    if any(ch.isspace() or not ch.isprintable() for ch in key):
+        raise ValueError("expected a single-line key without spaces")
+    return SecretStr(key)
+
+
+# Validators sit outside the optional so a refusal is one error, not one per union member.
+Ids = Annotated[tuple[int, ...], BeforeValidator(parse_id_list)]
+OptionalIds = Annotated[tuple[int, ...] | None, BeforeValidator(parse_id_list)]
+OptionalNames = Annotated[tuple[str, ...] | None, BeforeValidator(parse_name_list)]
+Percent = Annotated[float, BeforeValidator(parse_percent)]
+OptionalPercent = Annotated[float | None, BeforeValidator(parse_percent)]
+Flag = Annotated[bool, BeforeValidator(parse_bool)]
+Path = Annotated[str, BeforeValidator(parse_path)]
+OptionalPositiveInt = Annotated[int | None, BeforeValidator(bounded_int(1))]
+
+
+class Settings(BaseModel):
+    """Everything one gate run needs, validated. Field order is the order of action.yml's inputs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_key: Annotated[SecretStr, BeforeValidator(parse_api_key)] = Field(
+        description="Cekura API key, sent as the X-CEKURA-API-KEY header. Pass it from a secret."
+    )
+    agent_id: OptionalPositiveInt = Field(
+        None, description="Cekura agent id to test (sent as `agent`). Required unless `result_id` is given."
+    )
+    scenario_ids: Ids = Field(
+        (),
+        description="Scenario ids to run: positive integers separated by commas, spaces or newlines. "
+        "Required unless `result_id` is given.",
+    )
+    frequency: Annotated[int, BeforeValidator(bounded_int(1, 100))] = Field(
+        1, description="How many times each scenario runs (1–100)."
+    )
+    pass_threshold: Percent = Field(
+        100.0, description="Percent of runs that must pass for the gate to pass (0–100; `95` or `95%`)."
+    )
+    scenario_pass_threshold: OptionalPercent = Field(
+        None,
+        description="Optional percent every scenario must reach on its own, e.g. `66` for 2 of 3 runs.",
+    )
+    infra_failures: Literal["fail", "ignore"] = Field(
+        "fail",
+        description="`fail` counts runs that never connected or errored before the conversation "
+        "against the pass rate; `ignore` leaves them out of it (they are still reported).",
+    )
+    name: Annotated[str, BeforeValidator(parse_name)] = Field(
+        "",
+        description="Name of the Cekura result. Default: built from the GitHub context (repository, "
+        "pull request or branch, short SHA, run id and attempt) plus a random token, so every step's "
+        "result is unique and findable.",
+    )
+    personality_ids: OptionalIds = Field(None, description="Personality ids to override for this run.")
+    test_profile_ids: OptionalIds = Field(None, description="Test profile ids to override for this run.")
+    mock_tool_names: OptionalNames = Field(
+        None,
+        description="Mock tools to activate, separated by commas or newlines; `[]` mocks none. "
+        "Omitted: Cekura mocks every tool configured on the agent.",
+    )
+    concurrency_limit: OptionalPositiveInt = Field(
+        None, description="Cap on how many of this run's calls execute at once."
+    )
+    livekit_data: Annotated[dict[str, Any] | None, BeforeValidator(parse_livekit_data)] = Field(
+        None,
+        description='Per-run LiveKit overrides as a JSON object: `{"agent_name": …, "url": …, "config": {…}}`.',
+    )
+    api_url: Annotated[str, BeforeValidator(parse_api_url)] = Field(
+        DEFAULT_API_URL, description="Base URL of the Cekura API."
+    )
+    timeout: Annotated[float, BeforeValidator(bounded_seconds(0, exclusive=True))] = Field(
+        3600.0, description="Seconds to wait for the result before giving up with outcome `timeout`."
+    )
+    poll_interval: Annotated[float, BeforeValidator(bounded_seconds(1))] = Field(
+        10.0, description="Seconds between two polls of the result (at least 1)."
+    )
+    max_outage: Annotated[float, BeforeValidator(bounded_seconds(0, exclusive=True))] = Field(
+        600.0,
+        description="Seconds of consecutive API failures (5xx, 429, timeouts, dropped connections) "
+        "to ride out before giving up with outcome `error`.",
+    )
+    request_timeout: Annotated[float, BeforeValidator(bounded_seconds(1))] = Field(
+        30.0, description="Seconds one HTTP request may take."
+    )
+    result_id: OptionalPositiveInt = Field(
+        None,
+        description="Wait for, judge and report this existing result instead of starting a run "
+        "(useful when a job is re-run).",
+    )
+    end_calls_on_cancel: Flag = Field(
+        True, description="End the result's live calls when the job is cancelled or times out."
+    )
+    share_link: Flag = Field(
+        False,
+        description="Create a public link to the result (anyone holding it can read the transcripts) "
+        "and put it in the summary and the `result_url` output.",
+    )
+    share_link_ttl_hours: Annotated[int, BeforeValidator(bounded_int(1, 8760))] = Field(
+        72, description="Hours until the share link expires (1–8760)."
+    )
+    summary_file: Path = Field(
+        "cekura-summary.md", description="Where to write the Markdown summary (relative to the workspace)."
+    )
+    junit_file: Path = Field("", description="Where to write a JUnit XML report; empty writes none.")
+    report_file: Path = Field("", description="Where to write the JSON report; empty writes none.")
+
+    @model_validator(mode="after")
+    def _run_or_result(self) -> Settings:
+        if self.result_id is None:
+            if self.agent_id is None:
+                raise ValueError("agent_id|expected a positive integer agent id (or a result_id to wait for)")
+            if not self.scenario_ids:
+                raise ValueError("scenario_ids|expected at least one scenario id (or a result_id to wait for)")
+        return self
+
+    @classmethod
+    def input_names(cls) -> list[str]:
+        return list(cls.model_fields)
+
+    @classmethod
+    def from_inputs(cls, raw: Mapping[str, str | None]) -> Settings:
+        """Validate raw string inputs; an empty string means "not given" and takes the default."""
+        given = {k: v for k, v in raw.items() if v is not None and (k == "api_key" or str(v).strip())}
+        given.setdefault("api_key", "")
+        unknown = sorted(set(given) - set(cls.model_fields))
+        if unknown:
+            raise SettingsError([(name, "is not an input of cekura-ci") for name in unknown])
+        try:
+            return cls.model_validate(given)
+        except ValidationError as exc:
+            raise SettingsError([_problem(err, given) for err in exc.errors()]) from None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], prefix: str) -> Settings:
+        """Read `<prefix><NAME>` variables, e.g. INPUT_AGENT_ID or CEKURA_AGENT_ID."""
+        return cls.from_inputs(
+            {name: environ.get(prefix + name.upper()) for name in cls.model_fields}
+        )
+
+
+def _problem(error: Any, given: Mapping[str, Any]) -> tuple[str, str]:
+    """One pydantic error → (input name, 'got X; expected Y'), never showing the key."""
+    message = str(error.get("ctx", {}).get("error") or error["msg"])
+    if error["loc"]:
+        name = str(error["loc"][0])
+    else:  # model-level rule: "name|message"
+        name, _, message = message.partition("|")
+        message = message or error["msg"]
+    if error["type"] == "literal_error":
+        message = "expected one of " + str(error.get("ctx", {}).get("expected", ""))
+    if name == "api_key":
+        return name, message
+    value = given.get(name)
+    shown = "" if value is None else f"got {_clip(str(value))!r}; "
+    return name, shown + message
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def default_result_name(environ: Mapping[str, str], token: str | None = None) -> str:
+    """A unique, findable result name from the GitHub context (or the host, outside GitHub)."""
+    token = token or secrets.token_hex(3)
+    repo = environ.get("GITHUB_REPOSITORY")
+    if not repo:
+        return f"cekura-ci local {token}"
+    ref_name = environ.get("GITHUB_REF_NAME", "")
+    pr = re.fullmatch(r"(\d+)/merge", ref_name)
+    where = f"PR #{pr.group(1)}" if pr else (environ.get("GITHUB_HEAD_REF") or ref_name)
+    sha = environ.get("GITHUB_SHA", "")[:7]
+    run = f"run {environ.get('GITHUB_RUN_ID', '?')}.{environ.get('GITHUB_RUN_ATTEMPT', '1')}"
+    job = environ.get("GITHUB_JOB", "")
+    parts = [p for p in ("cekura-ci", repo, where, sha, run, job, token) if p]
+    return parse_name(" · ".join(parts))[:MAX_NAME_LENGTH]

@@ -1,0 +1,29 @@
+"""Pure helpers for text that came from the API: it is data, shown but never obeyed."""
+
+from __future__ import annotations
+
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+
+
+def one_line(text: object, limit: int | None = None) -> str:
+    """Control characters and line breaks folded to spaces, so text cannot start a new line."""
+    folded = " ".join(_CONTROL.sub(" ", str(text)).split())
+    return clip(folded, limit) if limit else folded
+
+
+def fold_controls(text: object) -> str:
+    """Line breaks and control characters → spaces; other spacing kept (for indented log lines)."""
+    return _CONTROL.sub(" ", str(text))
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text

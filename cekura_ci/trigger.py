@@ -1,0 +1,105 @@
+"""Start the run exactly once: the trigger POST costs money and is not idempotent.
+
+It is repeated only when it provably never reached Cekura (connection refused, 429). After an
+ambiguous failure (dropped after sending, read timeout, 5xx, a garbled 200) the results list is
+searched for the run's unique name: found, it is adopted; provably absent, the POST is repeated;
+undecidable, we stop and say which name to look for.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from cekura_ci.client import CekuraClient
+from cekura_ci.errors import AmbiguousTrigger, GaveUp, TransientApiError
+from cekura_ci.models import Result
+from cekura_ci.settings import Settings
+from cekura_ci.timing import Backoff, Clock, ride_out
+
+log = logging.getLogger(__name__)
+
+#: How long a request that timed out may still be on its way to being processed by Cekura.
+SETTLE_SECONDS = 5.0
+#: How many POSTs one step may send at most, however the failures fall.
+MAX_TRIGGER_ATTEMPTS = 3
+
+
+def run_request(settings: Settings) -> dict[str, Any]:
+    """The RunLivekitScenarios body; optional fields are sent only when given."""
+    body: dict[str, Any] = {
+        "agent": settings.agent_id,
+        "scenarios": [{"scenario": scenario} for scenario in settings.scenario_ids],
+        "frequency": settings.frequency,
+        "name": settings.name,
+    }
+    optional = {
+        "personality_ids": settings.personality_ids,
+        "test_profile_ids": settings.test_profile_ids,
+        "mock_tool_names": settings.mock_tool_names,
+        "concurrency_limit": settings.concurrency_limit,
+        "livekit_data": settings.livekit_data,
+    }
+    for key, value in optional.items():
+        if value is not None:
+            body[key] = list(value) if isinstance(value, tuple) else value
+    return body
+
+
+def start_run(client: CekuraClient, settings: Settings, clock: Clock, backoff: Backoff) -> Result:
+    body = run_request(settings)
+    for attempt in range(1, MAX_TRIGGER_ATTEMPTS + 1):
+        try:
+            return ride_out(
+                lambda: client.trigger_run(body),
+                what="starting the run",
+                clock=clock,
+                backoff=backoff,
+                budget=settings.max_outage,
+                retry_if=lambda exc: not exc.reached_server,
+            )
+        except TransientApiError as exc:
+            log.warning(
+                "The run request failed after it may have reached Cekura (%s); checking whether "
+                "the run was created before deciding to send it again.",
+                exc,
+            )
+            adopted = _find_created_run(client, settings, clock, backoff, cause=str(exc))
+            if adopted is not None:
+                return adopted
+            if attempt < MAX_TRIGGER_ATTEMPTS:
+                log.info("No result named %r exists; sending the run request again.", settings.name)
+    raise GaveUp(
+        f"Gave up starting the run after {MAX_TRIGGER_ATTEMPTS} attempts that each failed and "
+        f"each left no result named {settings.name!r} behind."
+    )
+
+
+def _find_created_run(
+    client: CekuraClient, settings: Settings, clock: Clock, backoff: Backoff, cause: str
+) -> Result | None:
+    """The result our POST created, or None once two searches a while apart both find nothing."""
+    for _look in range(2):
+        clock.sleep(SETTLE_SECONDS)
+        try:
+            found = ride_out(
+                lambda: client.find_results(settings.name, settings.agent_id),
+                what="looking for the run by name",
+                clock=clock,
+                backoff=backoff,
+                budget=min(settings.max_outage, 120.0),
+            )
+        except (GaveUp, TransientApiError):
+            raise AmbiguousTrigger(settings.name, cause) from None
+        if found:
+            found.sort(key=lambda result: result.id)
+            if len(found) > 1:
+                log.warning(
+                    "%d results are named %r; adopting the first (%d).",
+                    len(found),
+                    settings.name,
+                    found[0].id,
+                )
+            log.info("Cekura did create the run: adopting result %d.", found[0].id)
+            return found[0]
+    return None

@@ -1,0 +1,384 @@
+"""Pure: a Cekura result and a policy → the verdict, per run, per scenario and in total, with why.
+
+No I/O here. Every report (summary, console, JUnit, JSON, annotations, outputs) is rendered from
+the Verdict this module returns, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cekura_ci.errors import Outcome
+from cekura_ci.models import TERMINAL_STATUSES, Metric, Result, Run
+
+SCHEMA_VERSION = 1
+TRANSCRIPT_TAIL_TURNS = 6
+
+RunKind = Literal["passed", "agent_failure", "infra_failure"]
+ScenarioState = Literal["passed", "failed", "flaky"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    pass_threshold: float = 100.0
+    scenario_pass_threshold: float | None = None
+    infra_failures: Literal["fail", "ignore"] = "fail"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class FailedMetric(_Frozen):
+    name: str
+    score: float | None = None
+    explanation: list[str] = Field(default_factory=list)
+
+
+class Turn(_Frozen):
+    role: str
+    content: str
+
+
+class RunVerdict(_Frozen):
+    run_id: int
+    scenario_id: int | None
+    scenario_name: str
+    repetition: int
+    personality_name: str | None = None
+    test_profile_name: str | None = None
+    status: str
+    success: bool | None
+    kind: RunKind
+    reason: str
+    error_message: str | None = None
+    failed_metrics: list[FailedMetric] = Field(default_factory=list)
+    failed_expectations: list[str] = Field(default_factory=list)
+    duration: str | None = None
+    transcript_tail: list[Turn] = Field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.kind == "passed"
+
+
+class ScenarioVerdict(_Frozen):
+    scenario_id: int | None
+    scenario_name: str
+    personality_name: str | None = None
+    test_profile_name: str | None = None
+    state: ScenarioState
+    total: int
+    passed: int
+    infra_failures: int
+    pass_rate: float
+    meets_threshold: bool | None = None
+    main_reason: str | None = None
+    runs: list[RunVerdict]
+
+    @property
+    def label(self) -> str:
+        extras = [x for x in (self.personality_name, self.test_profile_name) if x]
+        return self.scenario_name + (f" ({', '.join(extras)})" if extras else "")
+
+
+class MetricSummary(_Frozen):
+    name: str
+    type: str
+    runs: int
+    failed: int | None = None
+    p50: float | None = None
+
+
+class Rule(_Frozen):
+    name: str
+    passed: bool
+    detail: str
+
+
+class Verdict(_Frozen):
+    schema_version: int = SCHEMA_VERSION
+    result_id: int | None
+    result_name: str | None = None
+    status: str
+    outcome: Outcome
+    gate_passed: bool
+    total_runs: int
+    passed_runs: int
+    failed_runs: int
+    agent_failures: int
+    infra_failures: int
+    counted_runs: int
+    pass_rate: float
+    pass_threshold: float
+    scenario_pass_threshold: float | None
+    infra_failures_policy: str
+    decided_by: str
+    rules: list[Rule]
+    scenarios: list[ScenarioVerdict]
+    metrics: list[MetricSummary]
+    duration: str | None = None
+    result_url: str | None = None
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def failed_scenarios(self) -> list[ScenarioVerdict]:
+        return [s for s in self.scenarios if s.state == "failed" or s.meets_threshold is False]
+
+    @property
+    def flaky_scenarios(self) -> list[ScenarioVerdict]:
+        return [s for s in self.scenarios if s.state == "flaky"]
+
+    @property
+    def failed_run_verdicts(self) -> list[RunVerdict]:
+        return [r for s in self.scenarios for r in s.runs if not r.passed]
+
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def _is_binary_failure(metric: Metric) -> bool:
+    if (metric.type or "").lower() != "binary":
+        return False
+    if metric.score is not None:
+        return metric.score == 0
+    return (metric.value or "").strip().lower() in ("false", "no", "0", "fail")
+
+
+def _failed_expectations(run: Run) -> list[str]:
+    lines = run.expected_outcome.explanation if run.expected_outcome else []
+    return [line.removeprefix("❌").strip() for line in lines if line.lstrip().startswith("❌")]
+
+
+def _transcript_tail(run: Run) -> list[Turn]:
+    if run.transcript_object:
+        turns = [Turn(role=t.role or "?", content=t.content or "") for t in run.transcript_object]
+    else:
+        lines = [line for line in (run.transcript or "").splitlines() if line.strip()]
+        turns = [Turn(role="", content=line) for line in lines]
+    return turns[-TRANSCRIPT_TAIL_TURNS:]
+
+
+def _kind(run: Run, infra_ids: set[int]) -> RunKind:
+    if run.status == "completed" and run.success is True:
+        return "passed"
+    if run.id in infra_ids or run.status not in TERMINAL_STATUSES:
+        return "infra_failure"
+    if run.error_message and not run.has_conversation:
+        return "infra_failure"
+    if run.status != "completed" and not run.has_conversation:
+        return "infra_failure"
+    return "agent_failure"
+
+
+def _reason(run: Run, kind: RunKind, metrics: list[FailedMetric], expectations: list[str]) -> str:
+    if kind == "passed":
+        return "passed"
+    if run.status not in TERMINAL_STATUSES:
+        return f"did not finish (still {run.status} when the result ended)"
+    if run.error_message and run.error_message.strip():
+        return run.error_message.strip().splitlines()[0]
+    if metrics:
+        return f"failed metric: {metrics[0].name}"
+    if expectations:
+        return expectations[0]
+    if kind == "infra_failure":
+        return f"never connected (status {run.status})"
+    return f"not successful (status {run.status})"
+
+
+def judge_run(run: Run, repetition: int, infra_ids: set[int]) -> RunVerdict:
+    kind = _kind(run, infra_ids)
+    metrics = [
+        FailedMetric(name=m.name or f"metric {m.id}", score=m.score, explanation=m.explanation)
+        for m in (run.evaluation.metrics if run.evaluation else [])
+        if _is_binary_failure(m)
+    ]
+    expectations = _failed_expectations(run)
+    return RunVerdict(
+        run_id=run.id,
+        scenario_id=run.scenario,
+        scenario_name=(run.scenario_name or "").strip() or f"Scenario {run.scenario}",
+        repetition=repetition,
+        personality_name=run.personality_name,
+        test_profile_name=run.test_profile_name,
+        status=run.status,
+        success=run.success,
+        kind=kind,
+        reason=_reason(run, kind, metrics, expectations),
+        error_message=run.error_message,
+        failed_metrics=metrics,
+        failed_expectations=expectations,
+        duration=run.duration,
+        transcript_tail=_transcript_tail(run),
+    )
+
+
+# --- scenarios, metrics, totals ---------------------------------------------------------------
+
+
+def _rate(passed: int, counted: int) -> float:
+    return round(100.0 * passed / counted, 2) if counted else 0.0
+
+
+def _group_key(run: Run, by_personality: bool, by_profile: bool) -> tuple[object, ...]:
+    return (
+        run.scenario,
+        run.personality_name if by_personality else None,
+        run.test_profile_name if by_profile else None,
+    )
+
+
+def _scenario(runs: list[Run], infra_ids: set[int], policy: Policy, split: tuple[bool, bool]) -> ScenarioVerdict:
+    verdicts = [judge_run(run, i, infra_ids) for i, run in enumerate(sorted(runs, key=lambda r: r.id), 1)]
+    passed = sum(r.passed for r in verdicts)
+    infra = sum(r.kind == "infra_failure" for r in verdicts)
+    counted = len(verdicts) - (infra if policy.infra_failures == "ignore" else 0)
+    rate = _rate(passed, counted)
+    state: ScenarioState = "passed" if passed == len(verdicts) else "failed" if passed == 0 else "flaky"
+    reasons = Counter(r.reason for r in verdicts if not r.passed)
+    first = verdicts[0]
+    return ScenarioVerdict(
+        scenario_id=first.scenario_id,
+        scenario_name=first.scenario_name,
+        personality_name=first.personality_name if split[0] else None,
+        test_profile_name=first.test_profile_name if split[1] else None,
+        state=state,
+        total=len(verdicts),
+        passed=passed,
+        infra_failures=infra,
+        pass_rate=rate,
+        meets_threshold=(
+            None
+            if policy.scenario_pass_threshold is None
+            else counted > 0 and rate >= policy.scenario_pass_threshold
+        ),
+        main_reason=reasons.most_common(1)[0][0] if reasons else None,
+        runs=verdicts,
+    )
+
+
+def _metrics(runs: list[Run]) -> list[MetricSummary]:
+    scores: dict[str, list[float]] = defaultdict(list)
+    failures: Counter[str] = Counter()
+    types: dict[str, str] = {}
+    counts: Counter[str] = Counter()
+    for run in runs:
+        for metric in run.evaluation.metrics if run.evaluation else []:
+            name = (metric.name or f"metric {metric.id}").strip()
+            kind = (metric.type or "unknown").lower()
+            types.setdefault(name, kind)
+            counts[name] += 1
+            if kind == "binary":
+                failures[name] += _is_binary_failure(metric)
+            elif metric.score is not None:
+                scores[name].append(metric.score)
+    summaries = [
+        MetricSummary(
+            name=name,
+            type=types[name],
+            runs=counts[name],
+            failed=failures[name] if types[name] == "binary" else None,
+            p50=statistics.median(scores[name]) if scores.get(name) else None,
+        )
+        for name in types
+    ]
+    return sorted(summaries, key=lambda m: (-(m.failed or 0), m.name.lower()))
+
+
+_STATE_ORDER = {"failed": 0, "flaky": 1, "passed": 2}
+
+
+def judge(
+    result: Result | None,
+    policy: Policy,
+    *,
+    result_id: int | None = None,
+    interruption: tuple[Outcome, str] | None = None,
+) -> Verdict:
+    """The verdict on `result`; with an interruption (timeout, cancel, error) the gate fails."""
+    runs = result.runs if result else []
+    infra_ids = set((result.not_connected_runs or []) + (result.failed_infrastructure_runs or [])) if result else set()
+    split = (
+        len({r.personality_name for r in runs}) > 1,
+        len({r.test_profile_name for r in runs}) > 1,
+    )
+    groups: dict[tuple[object, ...], list[Run]] = defaultdict(list)
+    for run in runs:
+        groups[_group_key(run, *split)].append(run)
+    scenarios = sorted(
+        (_scenario(group, infra_ids, policy, split) for group in groups.values()),
+        key=lambda s: (_STATE_ORDER[s.state] if s.meets_threshold is not False else -1, s.pass_rate, s.label.lower()),
+    )
+    all_runs = [r for s in scenarios for r in s.runs]
+    passed = sum(r.passed for r in all_runs)
+    infra = sum(r.kind == "infra_failure" for r in all_runs)
+    agent = sum(r.kind == "agent_failure" for r in all_runs)
+    counted = len(all_runs) - (infra if policy.infra_failures == "ignore" else 0)
+    rate = _rate(passed, counted)
+
+    rules = [_overall_rule(passed, counted, rate, policy, infra)]
+    if policy.scenario_pass_threshold is not None:
+        rules.append(_scenario_rule(scenarios, policy.scenario_pass_threshold))
+    gate_passed = interruption is None and all(rule.passed for rule in rules)
+    if interruption:
+        outcome, why = interruption
+        decided_by = why
+    else:
+        outcome = Outcome.PASSED if gate_passed else Outcome.FAILED
+        failed_rules = [rule for rule in rules if not rule.passed]
+        decided_by = "; ".join(rule.detail for rule in (failed_rules or rules))
+    return Verdict(
+        result_id=result.id if result else result_id,
+        result_name=result.name if result else None,
+        status=result.status if result else "unknown",
+        outcome=outcome,
+        gate_passed=gate_passed,
+        total_runs=len(all_runs),
+        passed_runs=passed,
+        failed_runs=len(all_runs) - passed,
+        agent_failures=agent,
+        infra_failures=infra,
+        counted_runs=counted,
+        pass_rate=rate,
+        pass_threshold=policy.pass_threshold,
+        scenario_pass_threshold=policy.scenario_pass_threshold,
+        infra_failures_policy=policy.infra_failures,
+        decided_by=decided_by,
+        rules=rules,
+        scenarios=scenarios,
+        metrics=_metrics(runs),
+        duration=result.total_duration if result else None,
+    )
+
+
+def _overall_rule(passed: int, counted: int, rate: float, policy: Policy, infra: int) -> Rule:
+    name = f"pass rate ≥ {policy.pass_threshold:g}%"
+    if counted == 0:
+        why = "no runs to judge" + (" (every run was an infrastructure failure, which is ignored)" if infra else "")
+        return Rule(name=name, passed=False, detail=why)
+    ignored = f", {infra} infrastructure failures left out" if policy.infra_failures == "ignore" and infra else ""
+    ok = rate >= policy.pass_threshold
+    detail = f"{passed} of {counted} runs passed ({rate:.2f}%{ignored}); {'met' if ok else 'below'} the {policy.pass_threshold:g}% threshold"
+    return Rule(name=name, passed=ok, detail=detail)
+
+
+def _scenario_rule(scenarios: list[ScenarioVerdict], threshold: float) -> Rule:
+    name = f"every scenario ≥ {threshold:g}%"
+    below = [s for s in scenarios if s.meets_threshold is False]
+    if not scenarios:
+        return Rule(name=name, passed=False, detail="no scenarios to judge")
+    if not below:
+        return Rule(name=name, passed=True, detail=f"all {len(scenarios)} scenarios reached {threshold:g}%")
+    listed = ", ".join(f"{s.label} {s.passed}/{s.total}" for s in below[:5])
+    more = f" and {len(below) - 5} more" if len(below) > 5 else ""
+    return Rule(
+        name=name,
+        passed=False,
+        detail=f"{len(below)} scenario(s) below the {threshold:g}% per-scenario threshold: {listed}{more}",
+    )

@@ -1,0 +1,69 @@
+"""Poll a result until it reaches a terminal status, within a deadline, riding out faults."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from cekura_ci.client import CekuraClient
+from cekura_ci.errors import WaitTimedOut
+from cekura_ci.models import Result
+from cekura_ci.timing import Backoff, Clock, format_duration, ride_out
+
+log = logging.getLogger(__name__)
+
+
+def progress_line(result: Result, elapsed: float) -> str:
+    """One line per poll, e.g. `[2m10s] running · 12/40 runs done · 9 passed · 3 failed`."""
+    total, done, passed, failed = result.progress()
+    return (
+        f"[{format_duration(elapsed)}] {result.status} · {done}/{total} runs done · "
+        f"{passed} passed · {failed} failed"
+    )
+
+
+class Waiter:
+    """Keeps the last result seen, so a timeout, a cancellation or an outage can still report it."""
+
+    def __init__(
+        self,
+        client: CekuraClient,
+        clock: Clock,
+        backoff: Backoff,
+        *,
+        poll_interval: float,
+        timeout: float,
+        max_outage: float,
+        on_progress: Callable[[str], None] = log.info,
+    ) -> None:
+        self.client = client
+        self.clock = clock
+        self.backoff = backoff
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.max_outage = max_outage
+        self.on_progress = on_progress
+        self.last_result: Result | None = None
+
+    def wait(self, result_id: int) -> Result:
+        started = self.clock.now()
+        deadline = started + self.timeout
+        while True:
+            result = ride_out(
+                lambda: self.client.get_result(result_id),
+                what=f"polling result {result_id}",
+                clock=self.clock,
+                backoff=self.backoff,
+                budget=self.max_outage,
+                deadline=deadline,
+            )
+            self.last_result = result
+            self.on_progress(progress_line(result, self.clock.now() - started))
+            if result.is_terminal:
+                return result
+            remaining = deadline - self.clock.now()
+            if remaining <= 0:
+                raise WaitTimedOut(
+                    f"Result {result_id} was still {result.status} after {format_duration(self.timeout)}."
+                )
+            self.clock.sleep(min(self.poll_interval, remaining))
