@@ -1,0 +1,21 @@
+# cekura-ci as a Docker container action. The runner mounts the workspace and makes it the working
+# directory, so neither USER nor WORKDIR is set here.
+FROM python:3.12.8-slim-bookworm
+
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+# Locked, hash-checked runtime dependencies first, so code changes reuse this layer.
+COPY requirements/runtime.txt /action/requirements/runtime.txt
+RUN pip install --require-hashes --no-deps -r /action/requirements/runtime.txt
+
+# The package runs from source: the slim image has no setuptools to build it, and needs none.
+COPY cekura_ci /action/cekura_ci
+COPY entrypoint.py /action/entrypoint.py
+ENV PYTHONPATH=/action
+RUN python -c "import cekura_ci.cli, cekura_ci.emulator.cli"
+
+ENTRYPOINT ["/usr/local/bin/python", "/action/entrypoint.py"]
