@@ -1,0 +1,161 @@
+"""Shared fixtures: settings and world factories, a fake clock, a running emulator, a workspace."""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cekura_ci.client import CekuraClient, make_session
+from cekura_ci.emulator.server import EmulatorServer
+from cekura_ci.emulator.world import World
+from cekura_ci.github import GitHub
+from cekura_ci.pipeline import Gate
+from cekura_ci.settings import Settings
+from cekura_ci.timing import Backoff, CancelToken, Clock
+
+API_KEY = "ck_test_5f1e2d3c4b5a69788796a5b4"
+
+
+class FakeClock(Clock):
+    """Time that only moves when something sleeps; `at(t, fn)` runs fn once time reaches t."""
+
+    def __init__(self, cancel: CancelToken | None = None) -> None:
+        super().__init__(cancel)
+        self.t = 0.0
+        self.sleeps: list[float] = []
+        self._events: list[tuple[float, Callable[[], None]]] = []
+
+    def now(self) -> float:
+        return self.t
+
+    def at(self, moment: float, action: Callable[[], None]) -> None:
+        self._events.append((moment, action))
+
+    def sleep(self, seconds: float) -> None:
+        self.cancel.check()
+        self.sleeps.append(seconds)
+        self.t += seconds
+        due = [e for e in self._events if e[0] <= self.t]
+        self._events = [e for e in self._events if e[0] > self.t]
+        for _moment, action in due:
+            action()
+        self.cancel.check()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def backoff() -> Backoff:
+    return Backoff(rng=random.Random(7))
+
+
+@pytest.fixture
+def make_settings() -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        raw: dict[str, Any] = {
+            "api_key": API_KEY,
+            "agent_id": "42",
+            "scenario_ids": "101",
+            "name": "cekura-ci test run",
+            "api_url": "https://api.cekura.test",
+            "poll_interval": "10",
+        }
+        raw.update({k: str(v) if not isinstance(v, str) else v for k, v in overrides.items()})
+        return Settings.from_inputs(raw)
+
+    return make
+
+
+def scenario(id: int, name: str | None = None, **extra: Any) -> dict[str, Any]:
+    return {"id": id, "name": name or f"Scenario {id}", "agent": 42, **extra}
+
+
+@pytest.fixture
+def make_world() -> Callable[..., World]:
+    def make(scenarios: list[dict[str, Any]] | None = None, **extra: Any) -> World:
+        data: dict[str, Any] = {
+            "api_key": API_KEY,
+            "speed": 1,
+            "concurrency": 100,
+            "timing": {"in_queue": 5, "scaling_up": 5, "evaluating": 10},
+            "agents": [{"id": 42, "agent_name": "Test agent"}],
+            "scenarios": scenarios if scenarios is not None else [scenario(101), scenario(102)],
+        }
+        data.update(extra)
+        return World.model_validate(data)
+
+    return make
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., EmulatorServer]]:
+    """Start emulators on loopback; all are stopped after the test."""
+    servers: list[EmulatorServer] = []
+
+    def start(world: World, **kwargs: Any) -> EmulatorServer:
+        server = EmulatorServer(world, **kwargs).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A job workspace as the runner gives it: empty output and summary files, cwd inside."""
+    (tmp_path / "github_output").write_text("")
+    (tmp_path / "step_summary.md").write_text("")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def github_env(workspace: Path, **extra: str) -> dict[str, str]:
+    return {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(workspace / "github_output"),
+        "GITHUB_STEP_SUMMARY": str(workspace / "step_summary.md"),
+        **extra,
+    }
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    """Parse $GITHUB_OUTPUT the way the runner does (name<<DELIMITER blocks)."""
+    outputs: dict[str, str] = {}
+    lines = path.read_text().split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if "<<" in line:
+            name, delimiter = line.split("<<", 1)
+            end = lines.index(delimiter, i + 1)
+            outputs[name] = "\n".join(lines[i + 1 : end])
+            i = end + 1
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            outputs[name] = value
+            i += 1
+        else:
+            i += 1
+    return outputs
+
+
+@pytest.fixture
+def make_gate(clock: FakeClock, backoff: Backoff, workspace: Path) -> Callable[..., tuple[Gate, io.StringIO]]:
+    def make(settings: Settings, environ: dict[str, str] | None = None) -> tuple[Gate, io.StringIO]:
+        stream = io.StringIO()
+        github = GitHub(environ if environ is not None else github_env(workspace), stream)
+        github.mask(settings.api_key.get_secret_value())
+        client = CekuraClient(settings.api_url, make_session(settings.api_key), timeout=settings.request_timeout)
+        return Gate(settings, client, github, clock, backoff), stream
+
+    return make

@@ -1,0 +1,132 @@
+"""Waiting: poll until terminal, keep waiting on unknown statuses, ride out faults, respect limits."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import requests
+import responses
+from pydantic import SecretStr
+
+from cekura_ci.client import RESULTS_PATH, CekuraClient, make_session
+from cekura_ci.errors import GaveUp, RequestRejected, WaitTimedOut
+from cekura_ci.timing import Backoff
+from cekura_ci.waiter import Waiter, progress_line
+from cekura_ci.models import Result
+from tests.conftest import FakeClock
+
+BASE = "https://api.cekura.test"
+URL = BASE + RESULTS_PATH + "77/"
+
+
+def waiter(clock: FakeClock, backoff: Backoff, lines: list[str], **kwargs: float) -> Waiter:
+    client = CekuraClient(BASE, make_session(SecretStr("k")))
+    options = {"poll_interval": 10.0, "timeout": 3600.0, "max_outage": 600.0, **kwargs}
+    return Waiter(client, clock, backoff, on_progress=lines.append, **options)
+
+
+def status(name: str, runs: dict | None = None) -> dict:
+    return {"id": 77, "status": name, "runs": runs or {}}
+
+
+@responses.activate
+def test_wait_when_statuses_move_to_completed_polls_every_interval(clock: FakeClock, backoff: Backoff) -> None:
+    """Each poll prints one progress line; the wait ends at the first terminal status."""
+    for name in ("in_queue", "scaling_up", "running", "evaluating", "completed"):
+        responses.get(URL, json=status(name))
+    lines: list[str] = []
+    result = waiter(clock, backoff, lines).wait(77)
+    assert result.status == "completed"
+    assert clock.sleeps == [10.0] * 4
+    assert [line.split("] ")[1].split(" ·")[0] for line in lines] == ["in_queue", "scaling_up", "running", "evaluating", "completed"]
+
+
+@responses.activate
+def test_wait_when_status_is_unknown_keeps_waiting(clock: FakeClock, backoff: Backoff) -> None:
+    """A status not in today's schema means "not done yet"."""
+    responses.get(URL, json=status("re_evaluating"))
+    responses.get(URL, json=status("failed"))
+    assert waiter(clock, backoff, []).wait(77).status == "failed"
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_wait_when_faults_pass_retries_and_says_so(clock: FakeClock, backoff: Backoff, caplog: pytest.LogCaptureFixture) -> None:
+    """Connection errors, timeouts, 408, 429, 5xx, HTML and cut-off bodies are ridden out."""
+    responses.get(URL, body=requests.ConnectionError("reset"))
+    responses.get(URL, body=requests.ReadTimeout("slow"))
+    responses.get(URL, status=408)
+    responses.get(URL, status=429, headers={"Retry-After": "30"})
+    responses.get(URL, status=502)
+    responses.get(URL, body="<html>down</html>", content_type="text/html")
+    responses.get(URL, body='{"id": 77, "sta', content_type="application/json")
+    responses.get(URL, json=status("completed"))
+    with caplog.at_level(logging.INFO, logger="cekura_ci"):
+        assert waiter(clock, backoff, []).wait(77).status == "completed"
+    retries = [r.getMessage() for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(retries) == 7
+    assert any("as Retry-After asked" in line for line in retries)
+    assert 30.0 in clock.sleeps  # Retry-After was honoured
+
+
+@responses.activate
+def test_wait_when_api_stays_down_past_budget_gives_up(clock: FakeClock, backoff: Backoff) -> None:
+    """A long run of failures ends in GaveUp once the outage budget (time, not count) is spent."""
+    responses.get(URL, status=503)
+    with pytest.raises(GaveUp, match="kept failing"):
+        waiter(clock, backoff, [], max_outage=120).wait(77)
+    assert 60 <= clock.t <= 120
+    assert all(sleep <= 60 for sleep in clock.sleeps)
+
+
+@responses.activate
+def test_wait_when_failures_are_not_consecutive_the_budget_resets(clock: FakeClock, backoff: Backoff) -> None:
+    """A good answer between failures starts the outage clock over."""
+    for _ in range(6):
+        responses.get(URL, status=503)
+        responses.get(URL, status=503)
+        responses.get(URL, json=status("running"))
+    responses.get(URL, json=status("completed"))
+    assert waiter(clock, backoff, [], max_outage=5).wait(77).status == "completed"
+
+
+@responses.activate
+def test_wait_when_result_never_finishes_times_out_with_last_result(clock: FakeClock, backoff: Backoff) -> None:
+    """Past `timeout` the wait ends; the last result is kept for the report."""
+    responses.get(URL, json=status("running"))
+    w = waiter(clock, backoff, [], timeout=35)
+    with pytest.raises(WaitTimedOut, match="still running"):
+        w.wait(77)
+    assert clock.t == 35 and w.last_result is not None and w.last_result.status == "running"
+
+
+@responses.activate
+def test_wait_when_key_is_refused_stops_at_once(clock: FakeClock, backoff: Backoff) -> None:
+    """A 401 is not transient: no retry."""
+    responses.get(URL, status=401, json={"detail": "nope"})
+    with pytest.raises(RequestRejected):
+        waiter(clock, backoff, []).wait(77)
+    assert clock.sleeps == []
+
+
+def test_progress_line_when_runs_are_mixed_counts_them() -> None:
+    """The progress line reads `[2m10s] running · 2/4 runs done · 1 passed · 1 failed`."""
+    result = Result.model_validate(
+        status(
+            "running",
+            {"1": {"status": "completed", "success": True}, "2": {"status": "failed"}, "3": {"status": "running"}, "4": {}},
+        )
+    )
+    assert progress_line(result, 130) == "[2m10s] running · 2/4 runs done · 1 passed · 1 failed"
+
+
+def test_backoff_when_attempts_grow_is_bounded_and_jittered() -> None:
+    """Delays grow, stay under the cap and vary."""
+    import random
+
+    backoff = Backoff(base=1, cap=60, rng=random.Random(1))
+    delays = [backoff.delay(n) for n in range(1, 12)]
+    assert all(0 < d <= 60 for d in delays) and delays[-1] >= 30
+    assert len({round(d, 3) for d in delays}) == len(delays)
+    assert backoff.delay(1, retry_after=45) == 45
