@@ -225,12 +225,15 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception and everything behind it: urllib3 keeps the cause in `reason`."""
+    """The exception and everything behind it: urllib3 keeps causes in `reason`, requests in args."""
     chain: list[BaseException] = []
-    current: object = exc
-    while isinstance(current, BaseException) and current not in chain:
+    todo: list[object] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if not isinstance(current, BaseException) or current in chain:
+            continue
         chain.append(current)
-        current = getattr(current, "reason", None) or current.__cause__ or current.__context__
+        todo += [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
     return chain
 
 
