@@ -18,6 +18,7 @@ from cekura_ci.text import clip, one_line
 # Backslash-escapable ASCII punctuation that means something to GitHub Markdown, plus @ and #,
 # which would mention people or link issues if the summary is posted as a comment.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&@$=-])")
+_HTML_OR_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]<>()#+!|~&@$=\"'-]")
 
 
 def markdown_text(value: object, limit: int | None = None) -> Markup:
@@ -27,14 +28,9 @@ def markdown_text(value: object, limit: int | None = None) -> Markup:
 
 
 def html_text(value: object, limit: int | None = None) -> Markup:
-    """For text inside HTML elements (`<summary>`, where Markdown is not read)."""
-    return Markup(html.escape(one_line(value, limit), quote=True))
-
-
-def pre_text(value: object, limit: int | None = None) -> Markup:
-    """Multi-line text for a `<pre>` block: lines kept, HTML escaped."""
-    text = str(value)
-    return Markup(html.escape(clip(text, limit) if limit else text, quote=True))
+    """For text inside HTML elements such as `<summary>`: HTML escaped, and Markdown's special
+    characters as character references, literal whether or not the renderer reads Markdown there."""
+    return Markup(_HTML_OR_MARKDOWN_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", one_line(value, limit)))
 
 
 def percent(value: float | None) -> Markup:
@@ -67,7 +63,6 @@ def _finalize_markdown(value: object) -> object:
 FILTERS = {
     "md": markdown_text,
     "html": html_text,
-    "pre": pre_text,
     "ours": ours,
     "url": safe_url,
     "pct": percent,

@@ -1,0 +1,138 @@
+"""The verdict: pass rate against thresholds, per-scenario states, agent vs infrastructure failures."""
+
+from __future__ import annotations
+
+from cekura_ci.errors import Outcome
+from cekura_ci.verdict import Policy, judge
+from tests.factories import result, run, runs_for
+
+
+def test_judge_when_all_runs_pass_passes() -> None:
+    """Every run completed with success: 100% ≥ 100%."""
+    v = judge(result(runs_for({101: "pp", 102: "p"})), Policy())
+    assert v.gate_passed and v.outcome == Outcome.PASSED and v.pass_rate == 100.0
+    assert (v.total_runs, v.passed_runs, v.failed_runs) == (3, 3, 0)
+
+
+def test_judge_when_rate_below_threshold_fails_and_says_why() -> None:
+    """3 of 4 is 75%, under 80%: the gate fails and the rule says so."""
+    v = judge(result(runs_for({101: "ppp", 102: "f"})), Policy(pass_threshold=80))
+    assert not v.gate_passed and v.outcome == Outcome.FAILED and v.pass_rate == 75.0
+    assert "3 of 4 runs passed (75.00%); below the 80% threshold" in v.decided_by
+
+
+def test_judge_when_rate_equals_threshold_passes() -> None:
+    """The threshold is inclusive."""
+    assert judge(result(runs_for({101: "ppp", 102: "f"})), Policy(pass_threshold=75)).gate_passed
+
+
+def test_judge_when_no_runs_fails() -> None:
+    """An empty result never passes, whatever the threshold."""
+    v = judge(result([]), Policy(pass_threshold=0))
+    assert not v.gate_passed and "no runs" in v.decided_by
+
+
+def test_judge_when_run_completed_without_success_flag_counts_as_failed() -> None:
+    """A pass needs status completed and success true; success null is not a pass."""
+    v = judge(result([run(1, success=None), run(2, status="timeout", success=True)]), Policy(pass_threshold=0.01))
+    assert v.passed_runs == 0
+
+
+def test_judge_when_runs_unfinished_at_the_end_counts_them_against_the_rate() -> None:
+    """A run still running when the result ended is a failure (infrastructure)."""
+    v = judge(result([run(1), run(2, status="running", success=None)]), Policy())
+    assert v.pass_rate == 50.0 and v.infra_failures == 1
+    assert "did not finish" in v.failed_run_verdicts[0].reason
+
+
+def test_judge_when_frequency_above_one_marks_scenarios_passed_failed_or_flaky() -> None:
+    """All pass: passed; none: failed; mixed: flaky with its count."""
+    v = judge(result(runs_for({101: "ppp", 102: "fff", 103: "pfp"})), Policy())
+    states = {s.scenario_id: (s.state, s.passed, s.total) for s in v.scenarios}
+    assert states == {101: ("passed", 3, 3), 102: ("failed", 0, 3), 103: ("flaky", 2, 3)}
+    assert [s.scenario_id for s in v.scenarios] == [102, 103, 101]  # failures first
+    assert [s.scenario_id for s in v.failed_scenarios] == [102] and [s.scenario_id for s in v.flaky_scenarios] == [103]
+
+
+def test_judge_when_scenario_threshold_set_every_scenario_must_reach_it() -> None:
+    """90% overall may pass while one scenario at 2/3 fails a 100% per-scenario rule."""
+    v = judge(result(runs_for({101: "ppp", 102: "ppp", 103: "ppf", 104: "ppp"})), Policy(pass_threshold=90, scenario_pass_threshold=100))
+    assert [r.passed for r in v.rules] == [True, False]
+    assert not v.gate_passed and "Scenario 103 2/3" in v.decided_by and "per-scenario" in v.decided_by
+    assert [s.scenario_id for s in v.failed_scenarios] == [103]
+
+
+def test_judge_when_scenario_threshold_met_passes() -> None:
+    """66% lets 2 of 3 through."""
+    assert judge(result(runs_for({101: "ppf", 102: "ppp"})), Policy(pass_threshold=80, scenario_pass_threshold=66)).gate_passed
+
+
+def test_judge_when_run_errored_before_the_conversation_is_an_infrastructure_failure() -> None:
+    """error_message and no transcript: infrastructure; completed without success: agent."""
+    v = judge(result(runs_for({101: "pfe"})), Policy())
+    kinds = [r.kind for r in v.scenarios[0].runs]
+    assert kinds == ["passed", "agent_failure", "infra_failure"]
+    assert (v.agent_failures, v.infra_failures) == (1, 1)
+
+
+def test_judge_when_api_lists_not_connected_runs_they_are_infrastructure() -> None:
+    """The result's not_connected_runs / failed_infrastructure_runs mark runs as infrastructure."""
+    runs = [run(1, outcome="fail"), run(2, outcome="fail")]
+    v = judge(result(runs, not_connected_runs="[1]", failed_infrastructure_runs=[2]), Policy())
+    assert v.infra_failures == 2 and v.agent_failures == 0
+
+
+def test_judge_when_infra_failures_ignored_leaves_them_out_of_the_rate() -> None:
+    """With infra_failures=ignore, 3 passed of 3 counted is 100% although a fourth run errored."""
+    runs = runs_for({101: "ppp", 102: "e"})
+    assert not judge(result(runs), Policy()).gate_passed
+    v = judge(result(runs), Policy(infra_failures="ignore"))
+    assert v.gate_passed and v.pass_rate == 100.0 and v.counted_runs == 3 and v.infra_failures == 1
+    assert "1 infrastructure failures left out" in v.decided_by
+
+
+def test_judge_when_every_run_is_infra_and_ignored_fails() -> None:
+    v = judge(result(runs_for({101: "ee"})), Policy(infra_failures="ignore"))
+    assert not v.gate_passed and "no runs to judge" in v.decided_by
+
+
+def test_judge_when_run_fails_records_why() -> None:
+    """The failing metrics, the ❌ explanation lines and the error message are kept."""
+    v = judge(result(runs_for({101: "fe"})), Policy())
+    failed, errored = v.scenarios[0].runs
+    assert [m.name for m in failed.failed_metrics] == ["Booking confirmed"]
+    assert failed.failed_expectations == ["Did not confirm the booking"]
+    assert failed.reason == "failed metric: Booking confirmed"
+    assert errored.reason == "SIP 503: callee unreachable"
+    assert v.scenarios[0].main_reason in (failed.reason, errored.reason)
+
+
+def test_judge_when_personalities_vary_groups_by_them() -> None:
+    """Several personalities of one scenario are judged apart."""
+    runs = [run(1, personality_name="Calm"), run(2, personality_name="Angry", outcome="fail")]
+    v = judge(result(runs), Policy())
+    assert sorted(s.label for s in v.scenarios) == ["Scenario 101 (Angry)", "Scenario 101 (Calm)"]
+
+
+def test_judge_when_interrupted_fails_with_that_outcome() -> None:
+    """A timeout keeps what was known but never passes the gate."""
+    v = judge(result(runs_for({101: "pp"}), status="running"), Policy(), interruption=(Outcome.TIMEOUT, "timed out"))
+    assert not v.gate_passed and v.outcome == Outcome.TIMEOUT and v.passed_runs == 2 and v.decided_by == "timed out"
+
+
+def test_judge_when_no_result_is_known_reports_the_id() -> None:
+    v = judge(None, Policy(), result_id=5, interruption=(Outcome.ERROR, "down"))
+    assert v.result_id == 5 and v.total_runs == 0 and v.status == "unknown"
+
+
+def test_metrics_summary_when_binary_and_numeric_counts_failures_and_median() -> None:
+    """Binary metrics count failed runs; numeric ones give p50."""
+    latency = lambda ms: {"name": "Latency", "type": "numeric", "score": ms}  # noqa: E731
+    runs = [
+        run(1, evaluation={"metrics": [latency(100), {"name": "Greeting", "type": "binary", "score": 5}]}),
+        run(2, evaluation={"metrics": [latency(300), {"name": "Greeting", "type": "binary", "score": 0}]}),
+        run(3, evaluation={"metrics": [latency(200)]}),
+    ]
+    metrics = {m.name: m for m in judge(result(runs), Policy()).metrics}
+    assert metrics["Greeting"].failed == 1 and metrics["Greeting"].runs == 2
+    assert metrics["Latency"].p50 == 200 and metrics["Latency"].failed is None
