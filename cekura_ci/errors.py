@@ -113,5 +113,6 @@ class Cancelled(CekuraCIError):
     outcome = Outcome.CANCELLED
 
     def __init__(self, signal_number: int) -> None:
-        super().__init__(f"Cancelled by signal {signal_number}.")
+        name = {2: "SIGINT", 15: "SIGTERM"}.get(signal_number, f"signal {signal_number}")
+        super().__init__(f"The job was cancelled ({name}).")
         self.exit_code = ExitCode.INTERRUPTED if signal_number == 2 else ExitCode.TERMINATED

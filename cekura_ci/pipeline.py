@@ -111,7 +111,7 @@ class Gate:
             "Its live calls were asked to end."
             if ended
             else f"Its runs may still be going: find result {result_id} in Cekura, or re-run this "
-            f"job with the result_id input set to {result_id} to wait for it without starting another run."
+            f"job with the `result_id` input set to {result_id} to wait for it without starting another run."
         )
         return [f"{first} The counts below are what was known then. {after}"]
 
