@@ -91,12 +91,18 @@ def _start(environ: Mapping[str, str], raw: Mapping[str, str | None], stream=Non
 def action_main(environ: Mapping[str, str]) -> int:
     """The Docker action: inputs arrive as INPUT_<NAME>, with action.yml's defaults filled in."""
     raw = {name: environ.get(ACTION_PREFIX + name.upper()) for name in Settings.input_names()}
+    return _run_gate(raw, environ)
+
+
+def _run_gate(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> int:
     github, cancel = _start(environ, raw)
-    return guarded(
+    code = guarded(
         github,
         raw.get("summary_file") or "cekura-summary.md",
         lambda: build_gate(load_settings(raw, environ), github, cancel).run(),
     )
+    cancel.release()
+    return code
 
 
 # --- the command line ----------------------------------------------------------------------
@@ -114,7 +120,7 @@ def _add_input_flags(parser: argparse.ArgumentParser) -> None:
             _flag(name),
             dest=name,
             metavar=name.upper(),
-            help=f"{field.description}{shown} Env: {ENV_PREFIX}{name.upper()}.",
+            help=f"{field.description}{shown} Env: {ENV_PREFIX}{name.upper()}.".replace("%", "%%"),
         )
 
 
@@ -161,12 +167,7 @@ def run_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         name: environ.get(ENV_PREFIX + name.upper()) for name in Settings.input_names()
     }
     raw.update({name: getattr(args, name) for name in Settings.input_names() if getattr(args, name) is not None})
-    github, cancel = _start(environ, raw)
-    return guarded(
-        github,
-        raw.get("summary_file") or "cekura-summary.md",
-        lambda: build_gate(load_settings(raw, environ), github, cancel).run(),
-    )
+    return _run_gate(raw, environ)
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

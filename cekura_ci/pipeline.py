@@ -152,7 +152,8 @@ def publish(verdict: Verdict, settings: Settings, github: GitHub) -> None:
     }
     for name, value in outputs.items():
         github.set_output(name, value)
-    annotate(verdict, github)
+    if verdict.outcome in (Outcome.PASSED, Outcome.FAILED):  # an interrupted result judges no scenario
+        annotate(verdict, github)
     log_runs(verdict, github)
     for line in render_console(verdict).splitlines():
         github.log(line)

@@ -48,6 +48,13 @@ class CancelToken:
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self._on_signal)
 
+    @staticmethod
+    def release() -> None:
+        """Once everything is written, ignore further signals: a late SIGTERM must not kill the
+        interpreter while it shuts down and turn a clean exit code into a signal death."""
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
+
     @contextlib.contextmanager
     def interruptible(self) -> Iterator[None]:
         """While inside, a signal also breaks a blocking HTTP call instead of waiting it out."""

@@ -65,6 +65,7 @@ def demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             "name": "cekura-ci demo",
         }
         code = guarded(github, args.summary_file, lambda: build_gate(load_settings(raw, {}), github, cancel).run())
+    cancel.release()
     if code in (ExitCode.PASSED, ExitCode.GATE_FAILED):
         word = "passed" if code == ExitCode.PASSED else "failed (the demo world has a regression on purpose)"
         print(f"\nDemo done: the gate {word}; in CI this step would exit {code}.")
