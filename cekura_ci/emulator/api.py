@@ -182,7 +182,7 @@ class EmulatedCekura:
 
     def handle(self, method: str, target: str, headers: dict[str, str], raw_body: bytes, base_url: str) -> Reply:
         path, _, query_text = target.partition("?")
-        query = parse_qs(query_text)
+        query = parse_qs(query_text, keep_blank_values=True)
         if path == "/_emulator/requests" and method == "GET":  # for tests that run us out of process
             with self._lock:
                 return json_reply(200, [asdict(entry) for entry in self.requests])
