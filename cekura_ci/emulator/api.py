@@ -370,7 +370,7 @@ class EmulatedCekura:
         if error:
             return error
         chunk = rows[(page - 1) * size : page * size]
-        return json_reply(200, _page(rows, chunk, page, size, query, base_url + f"{API}/scenarios/", self._scenario_row))
+        return json_reply(200, _page(rows, chunk, page, size, query, base_url + f"{API}/scenarios/", self._scenario_list_row))
 
     def _scenario(self, params: dict[str, str], **_: Any) -> Reply:
         spec = self.world.scenario(int(params["id"])) if params["id"].isdigit() else None
@@ -475,7 +475,8 @@ class EmulatedCekura:
             "run_as_text": False,
             "is_cronjob": "false",
             "runs": {str(r["id"]): r for r in runs},
-            "overall_evaluation": None,
+            # The schema's oneOf [{}, null] rejects null (it matches both), so always an object.
+            "overall_evaluation": {"success_rate": round(100 * len(success) / len(runs), 2) if runs else 0.0, "metric_summary": {}},
             "total_duration": _mmss(total_seconds),
             "total_runs_count": str(len(runs)),
             "completed_runs_count": str(len(done)),
@@ -547,6 +548,11 @@ class EmulatedCekura:
             "personality_name": "Normal Female",
             "metric_names": [spec.failing_metric],
         }
+
+    def _scenario_list_row(self, spec: ScenarioSpec) -> dict[str, Any]:
+        """The list types `metric_names` as a string (JSON text), the detail as an array."""
+        row = self._scenario_row(spec)
+        return {**row, "metric_names": json.dumps(row["metric_names"])}
 
 
 def _paging(query: dict[str, list[str]]) -> tuple[int, int, Reply | None]:
