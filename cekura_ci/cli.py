@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from cekura_ci import __version__
 from cekura_ci.client import CekuraClient, make_session
 from cekura_ci.errors import CekuraCIError, ExitCode, Outcome
-from cekura_ci.github import GitHub, configure_logging, write_file
+from cekura_ci.github import GitHub, configure_logging
 from cekura_ci.pipeline import Gate
 from cekura_ci.report.markdown import render_error
 from cekura_ci.settings import Settings, SettingsError, default_result_name
@@ -73,7 +73,7 @@ def guarded(github: GitHub, summary_file: str | None, body: Callable[[], ExitCod
     github.set_output("passed", "false")
     if summary_file:
         try:
-            github.set_output("summary_file", write_file(summary_file, summary))
+            github.set_output("summary_file", github.write_file(summary_file, summary))
         except OSError as err:
             log.warning("Could not write %s: %s", summary_file, err)
     return int(code)

@@ -110,19 +110,17 @@ class GitHub:
             with open(self.output_path, "a", encoding="utf-8") as handle:
                 handle.write(heredoc_output(name, text))
 
+    def write_file(self, path: str, content: str) -> str:
+        """Write a report file (creating its folder), redacted like everything else we write."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(redact(content, self.masked), encoding="utf-8")
+        return os.fspath(path)
+
     def append_summary(self, markdown: str) -> None:
         if self.summary_path:
             with open(self.summary_path, "a", encoding="utf-8") as handle:
                 handle.write(redact(markdown, self.masked))
-
-
-def write_file(path: str, content: str) -> str:
-    """Write a report file, creating its folder; returns the path as given."""
-    target = Path(path)
-    if target.parent and not target.parent.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(content, encoding="utf-8")
-    return os.fspath(path)
 
 
 class LogFormatter(logging.Formatter):

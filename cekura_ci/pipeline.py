@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from cekura_ci.client import CekuraClient
 from cekura_ci.errors import ApiError, Cancelled, CekuraCIError, ExitCode, Outcome, TransientApiError
-from cekura_ci.github import GitHub, write_file
+from cekura_ci.github import GitHub
 from cekura_ci.report.json_report import render_json
 from cekura_ci.report.junit import render_junit
 from cekura_ci.report.markdown import render_console, render_summary
@@ -134,9 +134,9 @@ def publish(verdict: Verdict, settings: Settings, github: GitHub) -> None:
     summary = render_summary(verdict)
     github.append_summary(summary)
     outputs: dict[str, object] = {
-        "summary_file": write_file(settings.summary_file, summary),
-        "junit_file": write_file(settings.junit_file, render_junit(verdict)) if settings.junit_file else "",
-        "report_file": write_file(settings.report_file, render_json(verdict)) if settings.report_file else "",
+        "summary_file": github.write_file(settings.summary_file, summary),
+        "junit_file": github.write_file(settings.junit_file, render_junit(verdict)) if settings.junit_file else "",
+        "report_file": github.write_file(settings.report_file, render_json(verdict)) if settings.report_file else "",
         "result_id": "" if verdict.result_id is None else verdict.result_id,
         "status": verdict.status,
         "outcome": verdict.outcome.value,
