@@ -55,15 +55,20 @@ def guarded(github: GitHub, summary_file: str | None, body: Callable[[], ExitCod
         return int(body())
     except SettingsError as exc:
         lines = [f"Invalid input '{name}': {why}." for name, why in exc.problems]
-        code, outcome, message, hint = ExitCode.USAGE_ERROR, Outcome.ERROR, " ".join(lines), (
-            "Nothing was sent to Cekura. Fix the input and run the job again."
+        code, outcome, message, hint = (
+            ExitCode.USAGE_ERROR,
+            Outcome.ERROR,
+            " ".join(lines),
+            ("Nothing was sent to Cekura. Fix the input and run the job again."),
         )
     except CekuraCIError as exc:
         lines = [str(exc)]
         code, outcome, message, hint = exc.exit_code, exc.outcome, str(exc), None
     except Exception as exc:  # a bug of ours: say so, show the trace only when debugging
         log.debug("%s", redact(traceback.format_exc(), github.masked))
-        lines = [f"Unexpected error in cekura-ci {__version__} ({type(exc).__name__}: {exc}). Please report it: {DOCS}"]
+        lines = [
+            f"Unexpected error in cekura-ci {__version__} ({type(exc).__name__}: {exc}). Please report it: {DOCS}"
+        ]
         code, outcome, message, hint = ExitCode.INFRASTRUCTURE, Outcome.ERROR, lines[0], None
     for line in lines:
         github.annotate("error", line, title="Cekura gate")
@@ -79,10 +84,14 @@ def guarded(github: GitHub, summary_file: str | None, body: Callable[[], ExitCod
     return int(code)
 
 
-def _start(environ: Mapping[str, str], raw: Mapping[str, str | None], stream=None) -> tuple[GitHub, CancelToken]:
+def _start(
+    environ: Mapping[str, str], raw: Mapping[str, str | None], stream=None
+) -> tuple[GitHub, CancelToken]:
     github = GitHub(environ, stream)
     _mask_raw_key(raw, github)
-    configure_logging(github, debug=environ.get("RUNNER_DEBUG") == "1" or environ.get("CEKURA_DEBUG") == "1")
+    configure_logging(
+        github, debug=environ.get("RUNNER_DEBUG") == "1" or environ.get("CEKURA_DEBUG") == "1"
+    )
     cancel = CancelToken()
     cancel.install()
     return github, cancel
@@ -143,22 +152,37 @@ def parser() -> argparse.ArgumentParser:
     _add_input_flags(run)
 
     demo = commands.add_parser(
-        "demo", help="run the real gate against the built-in local Cekura stand-in; no account needed"
+        "demo",
+        help="run the real gate against the built-in local Cekura stand-in; no account needed",
     )
-    demo.add_argument("--summary-file", default="cekura-demo-summary.md", help="where to write the summary")
-    demo.add_argument("--world", help="a world file (JSON or YAML) instead of the built-in demo world")
+    demo.add_argument(
+        "--summary-file", default="cekura-demo-summary.md", help="where to write the summary"
+    )
+    demo.add_argument(
+        "--world", help="a world file (JSON or YAML) instead of the built-in demo world"
+    )
     demo.add_argument(
         "--exit-code",
         action="store_true",
         help="exit with the gate's own code (1 when it fails) instead of 0 once the demo has run",
     )
 
-    emulator = commands.add_parser("emulator", help="serve the local Cekura API stand-in on loopback")
-    emulator.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    emulator.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default 0)")
-    emulator.add_argument("--world", help="world file (JSON or YAML); default: the built-in demo world")
+    emulator = commands.add_parser(
+        "emulator", help="serve the local Cekura API stand-in on loopback"
+    )
+    emulator.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    emulator.add_argument(
+        "--port", type=int, default=0, help="port; 0 picks a free one (default 0)"
+    )
+    emulator.add_argument(
+        "--world", help="world file (JSON or YAML); default: the built-in demo world"
+    )
     emulator.add_argument("--api-key", help="the key clients must send (default: the world's)")
-    emulator.add_argument("--speed", type=float, help="emulated seconds per real second (default: the world's)")
+    emulator.add_argument(
+        "--speed", type=float, help="emulated seconds per real second (default: the world's)"
+    )
     return root
 
 
@@ -166,7 +190,13 @@ def run_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     raw: dict[str, str | None] = {
         name: environ.get(ENV_PREFIX + name.upper()) for name in Settings.input_names()
     }
-    raw.update({name: getattr(args, name) for name in Settings.input_names() if getattr(args, name) is not None})
+    raw.update(
+        {
+            name: getattr(args, name)
+            for name in Settings.input_names()
+            if getattr(args, name) is not None
+        }
+    )
     return _run_gate(raw, environ)
 
 

@@ -45,7 +45,13 @@ def make_session(api_key: SecretStr) -> requests.Session:
     session.headers["User-Agent"] = f"cekura-ci/{__version__} {requests.utils.default_user_agent()}"
     session.headers["Accept"] = "application/json"
     retry = Retry(
-        total=2, connect=2, read=0, status=0, other=0, redirect=0, backoff_factor=0.5,
+        total=2,
+        connect=2,
+        read=0,
+        status=0,
+        other=0,
+        redirect=0,
+        backoff_factor=0.5,
         respect_retry_after_header=False,  # 429 and its Retry-After are handled, and logged, by ride_out
     )
     adapter = HTTPAdapter(max_retries=retry)
@@ -125,7 +131,8 @@ class CekuraClient:
             reached = not _never_connected(exc)
             why = "connection refused or unreachable" if not reached else "connection dropped"
             raise TransientApiError(
-                f"{method} {path}: {why} ({type(_root_cause(exc)).__name__})", reached_server=reached
+                f"{method} {path}: {why} ({type(_root_cause(exc)).__name__})",
+                reached_server=reached,
             ) from None
         except requests.Timeout:
             raise TransientApiError(
@@ -233,7 +240,12 @@ def _causes(exc: BaseException) -> list[BaseException]:
         if not isinstance(current, BaseException) or current in chain:
             continue
         chain.append(current)
-        todo += [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
+        todo += [
+            getattr(current, "reason", None),
+            current.__cause__,
+            current.__context__,
+            *current.args,
+        ]
     return chain
 
 
@@ -243,7 +255,12 @@ def _root_cause(exc: BaseException) -> BaseException:
 
 def _never_connected(exc: requests.ConnectionError) -> bool:
     """True when the TCP connection was never made, so the request provably never left."""
-    never = (requests.ConnectTimeout, NewConnectionError, ConnectTimeoutError, ConnectionRefusedError)
+    never = (
+        requests.ConnectTimeout,
+        NewConnectionError,
+        ConnectTimeoutError,
+        ConnectionRefusedError,
+    )
     return any(isinstance(cause, never) for cause in _causes(exc))
 
 

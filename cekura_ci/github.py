@@ -72,7 +72,8 @@ class GitHub:
         self._print(safe_line(text))
 
     def annotate(self, level: str, message: str, title: str | None = None) -> None:
-        assert level in ANNOTATION_LEVELS
+        if level not in ANNOTATION_LEVELS:
+            raise ValueError(f"annotation level must be one of {ANNOTATION_LEVELS}")
         if self.on_actions:
             props = {"title": one_line(title, 200)} if title else {}
             self._print(workflow_command(level, message, **props))
@@ -134,7 +135,9 @@ class LogFormatter(logging.Formatter):
         message = record.getMessage()
         level = record.levelname.lower()
         if self.on_actions and record.levelno >= logging.WARNING:
-            return workflow_command("error" if record.levelno >= logging.ERROR else "warning", message)
+            return workflow_command(
+                "error" if record.levelno >= logging.ERROR else "warning", message
+            )
         if self.on_actions and record.levelno < logging.INFO:
             return workflow_command("debug", message)
         prefix = "" if record.levelno == logging.INFO else f"{level}: "
@@ -156,7 +159,10 @@ def configure_logging(github: GitHub, debug: bool) -> None:
     handler = logging.StreamHandler(github.stream)
     handler.setFormatter(LogFormatter(github.on_actions))
     handler.addFilter(RedactFilter(github.masked))
-    for name, level in (("cekura_ci", logging.DEBUG if debug else logging.INFO), ("urllib3", logging.WARNING)):
+    for name, level in (
+        ("cekura_ci", logging.DEBUG if debug else logging.INFO),
+        ("urllib3", logging.WARNING),
+    ):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(level)

@@ -164,7 +164,11 @@ def _runs(value: Any) -> list[Any]:
     else:
         return []
     # A run we cannot identify cannot be reported on; leave it out rather than refuse the result.
-    return [{**run, "id": _lenient_int(run.get("id"))} for run in candidates if _lenient_int(run.get("id"))]
+    return [
+        {**run, "id": _lenient_int(run.get("id"))}
+        for run in candidates
+        if _lenient_int(run.get("id"))
+    ]
 
 
 class Result(_Tolerant):

@@ -11,7 +11,14 @@ import logging
 from dataclasses import dataclass
 
 from cekura_ci.client import CekuraClient
-from cekura_ci.errors import ApiError, Cancelled, CekuraCIError, ExitCode, Outcome, TransientApiError
+from cekura_ci.errors import (
+    ApiError,
+    Cancelled,
+    CekuraCIError,
+    ExitCode,
+    Outcome,
+    TransientApiError,
+)
 from cekura_ci.github import GitHub
 from cekura_ci.report.json_report import render_json
 from cekura_ci.report.junit import render_junit
@@ -39,7 +46,9 @@ class Gate:
 
     def run(self) -> ExitCode:
         result_id = self.trigger()
-        self.github.set_output("result_id", result_id)  # at once: later steps have it even if we die
+        self.github.set_output(
+            "result_id", result_id
+        )  # at once: later steps have it even if we die
         waiter = Waiter(
             self.client,
             self.clock,
@@ -50,9 +59,13 @@ class Gate:
             on_progress=self.github.log,
         )
         interruption, exit_code = self.wait(waiter, result_id)
-        verdict = judge(waiter.last_result, self.policy, result_id=result_id, interruption=interruption)
+        verdict = judge(
+            waiter.last_result, self.policy, result_id=result_id, interruption=interruption
+        )
         if interruption:
-            verdict = verdict.model_copy(update={"notes": self.interruption_notes(result_id, interruption[0])})
+            verdict = verdict.model_copy(
+                update={"notes": self.interruption_notes(result_id, interruption[0])}
+            )
         if self.settings.share_link and waiter.last_result is not None:
             verdict = verdict.model_copy(update={"result_url": self.share_link(result_id)})
         publish(verdict, self.settings, self.github)
@@ -70,14 +83,18 @@ class Gate:
 
     def trigger(self) -> int:
         if self.settings.result_id is not None:
-            self.github.log(f"Waiting for existing Cekura result {self.settings.result_id}; no run is started.")
+            self.github.log(
+                f"Waiting for existing Cekura result {self.settings.result_id}; no run is started."
+            )
             return self.settings.result_id
         self.github.log(f"Starting a Cekura run named {self.settings.name!r} …")
         started = start_run(self.client, self.settings, self.clock, self.backoff)
         self.github.log(f"Cekura result {started.id}: {len(started.runs)} runs queued.")
         return started.id
 
-    def wait(self, waiter: Waiter, result_id: int) -> tuple[tuple[Outcome, str] | None, ExitCode | None]:
+    def wait(
+        self, waiter: Waiter, result_id: int
+    ) -> tuple[tuple[Outcome, str] | None, ExitCode | None]:
         """Wait; on timeout, cancellation or an outage, say what happened instead of raising."""
         try:
             with self.clock.cancel.interruptible():
@@ -91,7 +108,9 @@ class Gate:
 
     def end_calls(self, result_id: int) -> None:
         if not self.settings.end_calls_on_cancel:
-            log.info("Leaving the calls of result %s running (end_calls_on_cancel is false).", result_id)
+            log.info(
+                "Leaving the calls of result %s running (end_calls_on_cancel is false).", result_id
+            )
             return
         try:
             self.client.end_calls(result_id, timeout=END_CALLS_TIMEOUT)
@@ -100,7 +119,10 @@ class Gate:
             log.warning("Could not end the calls of result %s: %s", result_id, exc)
 
     def interruption_notes(self, result_id: int, outcome: Outcome) -> list[str]:
-        ended = self.settings.end_calls_on_cancel and outcome in (Outcome.CANCELLED, Outcome.TIMEOUT)
+        ended = self.settings.end_calls_on_cancel and outcome in (
+            Outcome.CANCELLED,
+            Outcome.TIMEOUT,
+        )
         if outcome == Outcome.CANCELLED:
             first = "The job was cancelled before the result finished."
         elif outcome == Outcome.TIMEOUT:
@@ -116,7 +138,9 @@ class Gate:
         return [f"{first} The counts below are what was known then. {after}"]
 
     def share_link(self, result_id: int) -> str | None:
-        expire_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=self.settings.share_link_ttl_hours)
+        expire_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(
+            hours=self.settings.share_link_ttl_hours
+        )
         try:
             link = self.client.create_share_link(result_id, expire_at.isoformat(timespec="seconds"))
         except (ApiError, TransientApiError) as exc:
@@ -135,8 +159,12 @@ def publish(verdict: Verdict, settings: Settings, github: GitHub) -> None:
     github.append_summary(summary)
     outputs: dict[str, object] = {
         "summary_file": github.write_file(settings.summary_file, summary),
-        "junit_file": github.write_file(settings.junit_file, render_junit(verdict)) if settings.junit_file else "",
-        "report_file": github.write_file(settings.report_file, render_json(verdict)) if settings.report_file else "",
+        "junit_file": github.write_file(settings.junit_file, render_junit(verdict))
+        if settings.junit_file
+        else "",
+        "report_file": github.write_file(settings.report_file, render_json(verdict))
+        if settings.report_file
+        else "",
         "result_id": "" if verdict.result_id is None else verdict.result_id,
         "status": verdict.status,
         "outcome": verdict.outcome.value,
@@ -152,7 +180,10 @@ def publish(verdict: Verdict, settings: Settings, github: GitHub) -> None:
     }
     for name, value in outputs.items():
         github.set_output(name, value)
-    if verdict.outcome in (Outcome.PASSED, Outcome.FAILED):  # an interrupted result judges no scenario
+    if verdict.outcome in (
+        Outcome.PASSED,
+        Outcome.FAILED,
+    ):  # an interrupted result judges no scenario
         annotate(verdict, github)
     log_runs(verdict, github)
     for line in render_console(verdict).splitlines():
@@ -181,10 +212,15 @@ def annotate(verdict: Verdict, github: GitHub) -> None:
 
 
 def log_runs(verdict: Verdict, github: GitHub) -> None:
-    with github.group(f"Cekura result {verdict.result_id}: {verdict.total_runs} runs"), github.commands_stopped():
+    with (
+        github.group(f"Cekura result {verdict.result_id}: {verdict.total_runs} runs"),
+        github.commands_stopped(),
+    ):
         for scenario in verdict.scenarios:
             for run in scenario.runs:
-                mark = {"passed": "PASS", "agent_failure": "FAIL", "infra_failure": "INFRA"}[run.kind]
+                mark = {"passed": "PASS", "agent_failure": "FAIL", "infra_failure": "INFRA"}[
+                    run.kind
+                ]
                 github.log(
                     f"  {mark:<5} run {run.run_id} · {one_line(scenario.label, 100)} #{run.repetition} · "
                     f"{run.status}" + ("" if run.passed else f" · {one_line(run.reason, 200)}")

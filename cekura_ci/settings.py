@@ -45,7 +45,9 @@ def _tokens(text: str, separators: str) -> list[str]:
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]
     lines = (re.sub(r"^\s*-\s+", "", line) for line in text.splitlines())
-    return [tok.strip().strip("'\"") for tok in re.split(separators, "\n".join(lines)) if tok.strip()]
+    return [
+        tok.strip().strip("'\"") for tok in re.split(separators, "\n".join(lines)) if tok.strip()
+    ]
 
 
 def _positive_int(token: str, what: str) -> int:
@@ -64,7 +66,9 @@ def parse_id_list(value: Any) -> tuple[int, ...]:
     try:
         ids = tuple(_positive_int(tok, f"{tok!r}") for tok in tokens)
     except ValueError as exc:
-        raise ValueError(f"expected positive integer ids separated by commas, spaces or newlines ({exc})") from None
+        raise ValueError(
+            f"expected positive integer ids separated by commas, spaces or newlines ({exc})"
+        ) from None
     seen: set[int] = set()
     for item in ids:
         if item in seen:
@@ -92,7 +96,9 @@ def _number(value: Any, expected: str) -> float:
 
 
 def bounded_int(low: int, high: int | None = None) -> Callable[[Any], int]:
-    expected = f"a whole number from {low} to {high}" if high else f"a whole number of at least {low}"
+    expected = (
+        f"a whole number from {low} to {high}" if high else f"a whole number of at least {low}"
+    )
 
     def parse(value: Any) -> int:
         text = str(value).strip()
@@ -216,7 +222,8 @@ class Settings(BaseModel):
         description="Cekura API key, sent as the X-CEKURA-API-KEY header. Pass it from a secret."
     )
     agent_id: OptionalPositiveInt = Field(
-        None, description="Cekura agent id to test (sent as `agent`). Required unless `result_id` is given."
+        None,
+        description="Cekura agent id to test (sent as `agent`). Required unless `result_id` is given.",
     )
     scenario_ids: Ids = Field(
         (),
@@ -227,7 +234,8 @@ class Settings(BaseModel):
         1, description="How many times each scenario runs (1–100)."
     )
     pass_threshold: Percent = Field(
-        100.0, description="Percent of runs that must pass for the gate to pass (0–100; `95` or `95%`)."
+        100.0,
+        description="Percent of runs that must pass for the gate to pass (0–100; `95` or `95%`).",
     )
     scenario_pass_threshold: OptionalPercent = Field(
         None,
@@ -244,8 +252,12 @@ class Settings(BaseModel):
         "pull request or branch, short SHA, run id and attempt) plus a random token, so every step's "
         "result is unique and findable.",
     )
-    personality_ids: OptionalIds = Field(None, description="Personality ids to override for this run.")
-    test_profile_ids: OptionalIds = Field(None, description="Test profile ids to override for this run.")
+    personality_ids: OptionalIds = Field(
+        None, description="Personality ids to override for this run."
+    )
+    test_profile_ids: OptionalIds = Field(
+        None, description="Test profile ids to override for this run."
+    )
     mock_tool_names: OptionalNames = Field(
         None,
         description="Mock tools to activate, separated by commas or newlines; `[]` mocks none. "
@@ -262,7 +274,8 @@ class Settings(BaseModel):
         DEFAULT_API_URL, description="Base URL of the Cekura API."
     )
     timeout: Annotated[float, BeforeValidator(bounded_seconds(0, exclusive=True))] = Field(
-        3600.0, description="Seconds to wait for the result before giving up with outcome `timeout`."
+        3600.0,
+        description="Seconds to wait for the result before giving up with outcome `timeout`.",
     )
     poll_interval: Annotated[float, BeforeValidator(bounded_seconds(1))] = Field(
         10.0, description="Seconds between two polls of the result (at least 1)."
@@ -292,18 +305,25 @@ class Settings(BaseModel):
         72, description="Hours until the share link expires (1–8760)."
     )
     summary_file: Path = Field(
-        "cekura-summary.md", description="Where to write the Markdown summary (relative to the workspace)."
+        "cekura-summary.md",
+        description="Where to write the Markdown summary (relative to the workspace).",
     )
-    junit_file: Path = Field("", description="Where to write a JUnit XML report; empty writes none.")
+    junit_file: Path = Field(
+        "", description="Where to write a JUnit XML report; empty writes none."
+    )
     report_file: Path = Field("", description="Where to write the JSON report; empty writes none.")
 
     @model_validator(mode="after")
     def _run_or_result(self) -> Settings:
         if self.result_id is None:
             if self.agent_id is None:
-                raise ValueError("agent_id|expected a positive integer agent id (or a result_id to wait for)")
+                raise ValueError(
+                    "agent_id|expected a positive integer agent id (or a result_id to wait for)"
+                )
             if not self.scenario_ids:
-                raise ValueError("scenario_ids|expected at least one scenario id (or a result_id to wait for)")
+                raise ValueError(
+                    "scenario_ids|expected at least one scenario id (or a result_id to wait for)"
+                )
         return self
 
     @classmethod
@@ -313,7 +333,9 @@ class Settings(BaseModel):
     @classmethod
     def from_inputs(cls, raw: Mapping[str, str | None]) -> Settings:
         """Validate raw string inputs; an empty string means "not given" and takes the default."""
-        given = {k: v for k, v in raw.items() if v is not None and (k == "api_key" or str(v).strip())}
+        given = {
+            k: v for k, v in raw.items() if v is not None and (k == "api_key" or str(v).strip())
+        }
         given.setdefault("api_key", "")
         unknown = sorted(set(given) - set(cls.model_fields))
         if unknown:

@@ -104,7 +104,7 @@ class Backoff:
 
 
 def format_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
+    seconds = max(0, round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -148,7 +148,9 @@ def ride_out(
                     f"({attempt} attempts in a row; last: {exc})."
                 ) from exc
             if deadline is not None and now + delay >= deadline:
-                raise WaitTimedOut(f"Timed out {what} while Cekura's API was failing ({exc}).") from exc
+                raise WaitTimedOut(
+                    f"Timed out {what} while Cekura's API was failing ({exc})."
+                ) from exc
             hint = ", as Retry-After asked" if exc.retry_after is not None else ""
             log.info(
                 "%s failed (%s); retrying in %s%s (attempt %d, outage %s of %s allowed)",

@@ -234,13 +234,19 @@ def _group_key(run: Run, by_personality: bool, by_profile: bool) -> tuple[object
     )
 
 
-def _scenario(runs: list[Run], infra_ids: set[int], policy: Policy, split: tuple[bool, bool]) -> ScenarioVerdict:
-    verdicts = [judge_run(run, i, infra_ids) for i, run in enumerate(sorted(runs, key=lambda r: r.id), 1)]
+def _scenario(
+    runs: list[Run], infra_ids: set[int], policy: Policy, split: tuple[bool, bool]
+) -> ScenarioVerdict:
+    verdicts = [
+        judge_run(run, i, infra_ids) for i, run in enumerate(sorted(runs, key=lambda r: r.id), 1)
+    ]
     passed = sum(r.passed for r in verdicts)
     infra = sum(r.kind == "infra_failure" for r in verdicts)
     counted = len(verdicts) - (infra if policy.infra_failures == "ignore" else 0)
     rate = _rate(passed, counted)
-    state: ScenarioState = "passed" if passed == len(verdicts) else "failed" if passed == 0 else "flaky"
+    state: ScenarioState = (
+        "passed" if passed == len(verdicts) else "failed" if passed == 0 else "flaky"
+    )
     reasons = Counter(r.reason for r in verdicts if not r.passed)
     first = verdicts[0]
     return ScenarioVerdict(
@@ -303,7 +309,11 @@ def judge(
 ) -> Verdict:
     """The verdict on `result`; with an interruption (timeout, cancel, error) the gate fails."""
     runs = result.runs if result else []
-    infra_ids = set((result.not_connected_runs or []) + (result.failed_infrastructure_runs or [])) if result else set()
+    infra_ids = (
+        set((result.not_connected_runs or []) + (result.failed_infrastructure_runs or []))
+        if result
+        else set()
+    )
     split = (
         len({r.personality_name for r in runs}) > 1,
         len({r.test_profile_name for r in runs}) > 1,
@@ -313,7 +323,11 @@ def judge(
         groups[_group_key(run, *split)].append(run)
     scenarios = sorted(
         (_scenario(group, infra_ids, policy, split) for group in groups.values()),
-        key=lambda s: (_STATE_ORDER[s.state] if s.meets_threshold is not False else -1, s.pass_rate, s.label.lower()),
+        key=lambda s: (
+            _STATE_ORDER[s.state] if s.meets_threshold is not False else -1,
+            s.pass_rate,
+            s.label.lower(),
+        ),
     )
     all_runs = [r for s in scenarios for r in s.runs]
     passed = sum(r.passed for r in all_runs)
@@ -360,9 +374,15 @@ def judge(
 def _overall_rule(passed: int, counted: int, rate: float, policy: Policy, infra: int) -> Rule:
     name = f"pass rate ≥ {policy.pass_threshold:g}%"
     if counted == 0:
-        why = "no runs to judge" + (" (every run was an infrastructure failure, which is ignored)" if infra else "")
+        why = "no runs to judge" + (
+            " (every run was an infrastructure failure, which is ignored)" if infra else ""
+        )
         return Rule(name=name, passed=False, detail=why)
-    ignored = f", {infra} infrastructure failures left out" if policy.infra_failures == "ignore" and infra else ""
+    ignored = (
+        f", {infra} infrastructure failures left out"
+        if policy.infra_failures == "ignore" and infra
+        else ""
+    )
     ok = rate >= policy.pass_threshold
     detail = f"{passed} of {counted} runs passed ({rate:.2f}%{ignored}); {'met' if ok else 'below'} the {policy.pass_threshold:g}% threshold"
     return Rule(name=name, passed=ok, detail=detail)
@@ -374,7 +394,9 @@ def _scenario_rule(scenarios: list[ScenarioVerdict], threshold: float) -> Rule:
     if not scenarios:
         return Rule(name=name, passed=False, detail="no scenarios to judge")
     if not below:
-        return Rule(name=name, passed=True, detail=f"all {len(scenarios)} scenarios reached {threshold:g}%")
+        return Rule(
+            name=name, passed=True, detail=f"all {len(scenarios)} scenarios reached {threshold:g}%"
+        )
     listed = ", ".join(f"{s.label} {s.passed}/{s.total}" for s in below[:5])
     more = f" and {len(below) - 5} more" if len(below) > 5 else ""
     return Rule(

@@ -150,12 +150,16 @@ def read_outputs(path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def make_gate(clock: FakeClock, backoff: Backoff, workspace: Path) -> Callable[..., tuple[Gate, io.StringIO]]:
+def make_gate(
+    clock: FakeClock, backoff: Backoff, workspace: Path
+) -> Callable[..., tuple[Gate, io.StringIO]]:
     def make(settings: Settings, environ: dict[str, str] | None = None) -> tuple[Gate, io.StringIO]:
         stream = io.StringIO()
         github = GitHub(environ if environ is not None else github_env(workspace), stream)
         github.mask(settings.api_key.get_secret_value())
-        client = CekuraClient(settings.api_url, make_session(settings.api_key), timeout=settings.request_timeout)
+        client = CekuraClient(
+            settings.api_url, make_session(settings.api_key), timeout=settings.request_timeout
+        )
         return Gate(settings, client, github, clock, backoff), stream
 
     return make

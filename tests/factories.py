@@ -31,18 +31,42 @@ def run(
     if outcome == "fail":
         base.update(
             success=False,
-            expected_outcome={"score": 0, "explanation": ["✅ Greeted the caller", "❌ Did not confirm the booking"]},
-            evaluation={"metrics": [{"name": "Booking confirmed", "type": "binary", "score": 0, "explanation": ["No confirmation."]}]},
+            expected_outcome={
+                "score": 0,
+                "explanation": ["✅ Greeted the caller", "❌ Did not confirm the booking"],
+            },
+            evaluation={
+                "metrics": [
+                    {
+                        "name": "Booking confirmed",
+                        "type": "binary",
+                        "score": 0,
+                        "explanation": ["No confirmation."],
+                    }
+                ]
+            },
         )
     elif outcome == "error":
-        base.update(status="failed", success=False, error_message="SIP 503: callee unreachable", transcript_object=[], duration="00:00")
+        base.update(
+            status="failed",
+            success=False,
+            error_message="SIP 503: callee unreachable",
+            transcript_object=[],
+            duration="00:00",
+        )
     base.update(extra)
     return base
 
 
 def result(runs: list[dict[str, Any]], status: str = "completed", **extra: Any) -> Result:
     return Result.model_validate(
-        {"id": 77, "name": "gate run", "status": status, "runs": {str(r["id"]): r for r in runs}, **extra}
+        {
+            "id": 77,
+            "name": "gate run",
+            "status": status,
+            "runs": {str(r["id"]): r for r in runs},
+            **extra,
+        }
     )
 
 

@@ -10,7 +10,12 @@ import responses
 from pydantic import SecretStr
 
 from cekura_ci.client import RESULTS_PATH, TRIGGER_PATH, CekuraClient, make_session
-from cekura_ci.errors import AuthenticationFailed, RequestRejected, ResultNotFound, TransientApiError
+from cekura_ci.errors import (
+    AuthenticationFailed,
+    RequestRejected,
+    ResultNotFound,
+    TransientApiError,
+)
 
 BASE = "https://api.cekura.test"
 KEY = "ck_client_test_key_81f2"
@@ -24,7 +29,10 @@ def client() -> CekuraClient:
 @responses.activate
 def test_trigger_when_accepted_sends_key_header_and_body(client: CekuraClient) -> None:
     """The POST carries X-CEKURA-API-KEY, a User-Agent and the JSON body as given."""
-    responses.post(BASE + TRIGGER_PATH, json={"id": 9, "status": "pending", "runs": [{"id": 1, "scenario": 101}]})
+    responses.post(
+        BASE + TRIGGER_PATH,
+        json={"id": 9, "status": "pending", "runs": [{"id": 1, "scenario": 101}]},
+    )
     result = client.trigger_run({"agent": 42, "scenarios": [{"scenario": 101}], "frequency": 1})
     sent = responses.calls[0].request
     assert result.id == 9
@@ -45,7 +53,11 @@ def test_request_when_key_refused_raises_authentication_failed(client: CekuraCli
 @responses.activate
 def test_request_when_400_shows_the_api_field_messages(client: CekuraClient) -> None:
     """A DRF-style 400 is shown as `field: message`."""
-    responses.post(BASE + TRIGGER_PATH, status=400, json={"scenarios": ['Invalid pk "999" - object does not exist.']})
+    responses.post(
+        BASE + TRIGGER_PATH,
+        status=400,
+        json={"scenarios": ['Invalid pk "999" - object does not exist.']},
+    )
     with pytest.raises(RequestRejected, match='scenarios: Invalid pk "999"'):
         client.trigger_run({})
 
@@ -59,7 +71,9 @@ def test_request_when_404_raises_not_found(client: CekuraClient) -> None:
 
 @responses.activate
 @pytest.mark.parametrize("status", [408, 500, 502, 503, 504])
-def test_request_when_server_fails_is_transient_and_may_have_reached_it(client: CekuraClient, status: int) -> None:
+def test_request_when_server_fails_is_transient_and_may_have_reached_it(
+    client: CekuraClient, status: int
+) -> None:
     """408 and 5xx are worth retrying, but the request may have been processed."""
     responses.get(BASE + RESULTS_PATH + "5/", status=status, body="<html>oops</html>")
     with pytest.raises(TransientApiError) as info:
@@ -80,14 +94,20 @@ def test_request_when_429_carries_retry_after_and_did_nothing(client: CekuraClie
 @responses.activate
 def test_request_when_answer_is_html_is_transient(client: CekuraClient) -> None:
     """A maintenance page with 200 is not a result; say what came instead of crashing on .json()."""
-    responses.get(BASE + RESULTS_PATH + "5/", body="<html>maintenance</html>", content_type="text/html")
+    responses.get(
+        BASE + RESULTS_PATH + "5/", body="<html>maintenance</html>", content_type="text/html"
+    )
     with pytest.raises(TransientApiError, match="not the expected JSON \\(text/html"):
         client.get_result(5)
 
 
 @responses.activate
 def test_request_when_body_is_cut_off_is_transient(client: CekuraClient) -> None:
-    responses.get(BASE + RESULTS_PATH + "5/", body='{"id": 5, "status": "runn', content_type="application/json")
+    responses.get(
+        BASE + RESULTS_PATH + "5/",
+        body='{"id": 5, "status": "runn',
+        content_type="application/json",
+    )
     with pytest.raises(TransientApiError):
         client.get_result(5)
 
@@ -95,7 +115,9 @@ def test_request_when_body_is_cut_off_is_transient(client: CekuraClient) -> None
 @responses.activate
 def test_request_when_redirected_is_not_followed(client: CekuraClient) -> None:
     """A redirect would carry the key header elsewhere: refused, not followed."""
-    responses.get(BASE + RESULTS_PATH + "5/", status=302, headers={"Location": "https://evil.example/steal"})
+    responses.get(
+        BASE + RESULTS_PATH + "5/", status=302, headers={"Location": "https://evil.example/steal"}
+    )
     with pytest.raises(RequestRejected, match="redirect"):
         client.get_result(5)
     assert len(responses.calls) == 1
@@ -129,25 +151,51 @@ def test_find_results_when_search_matches_parts_keeps_exact_names(client: Cekura
     """Cekura's search matches substrings; only the exact name is ours."""
     responses.get(
         BASE + RESULTS_PATH,
-        json={"count": 2, "next": None, "results": [{"id": 1, "name": "run A"}, {"id": 2, "name": "run A (copy)"}]},
+        json={
+            "count": 2,
+            "next": None,
+            "results": [{"id": 1, "name": "run A"}, {"id": 2, "name": "run A (copy)"}],
+        },
     )
     assert [r.id for r in client.find_results("run A", 42)] == [1]
-    assert responses.calls[0].request.params == {"search": "run A", "agent_id": "42", "page_size": "50", "page": "1"}
+    assert responses.calls[0].request.params == {
+        "search": "run A",
+        "agent_id": "42",
+        "page_size": "50",
+        "page": "1",
+    }
 
 
 @responses.activate
 def test_find_results_when_paged_follows_pages_by_number_not_by_link(client: CekuraClient) -> None:
     """`next` may point anywhere; pages are asked of api_url by number."""
-    responses.get(BASE + RESULTS_PATH, match=[responses.matchers.query_param_matcher({"search": "n", "page_size": "50", "page": "1"})],
-                  json={"count": 2, "next": "https://evil.example/?page=2", "results": [{"id": 1, "name": "x"}]})
-    responses.get(BASE + RESULTS_PATH, match=[responses.matchers.query_param_matcher({"search": "n", "page_size": "50", "page": "2"})],
-                  json={"count": 2, "next": None, "results": [{"id": 2, "name": "n"}]})
+    responses.get(
+        BASE + RESULTS_PATH,
+        match=[
+            responses.matchers.query_param_matcher({"search": "n", "page_size": "50", "page": "1"})
+        ],
+        json={
+            "count": 2,
+            "next": "https://evil.example/?page=2",
+            "results": [{"id": 1, "name": "x"}],
+        },
+    )
+    responses.get(
+        BASE + RESULTS_PATH,
+        match=[
+            responses.matchers.query_param_matcher({"search": "n", "page_size": "50", "page": "2"})
+        ],
+        json={"count": 2, "next": None, "results": [{"id": 2, "name": "n"}]},
+    )
     assert [r.id for r in client.find_results("n", None)] == [2]
 
 
 @responses.activate
 def test_share_link_when_created_sends_expiry(client: CekuraClient) -> None:
-    responses.post(BASE + RESULTS_PATH + "5/create_shareable_link_token/", json={"token": "t", "shareable_link": "https://x/t"})
+    responses.post(
+        BASE + RESULTS_PATH + "5/create_shareable_link_token/",
+        json={"token": "t", "shareable_link": "https://x/t"},
+    )
     link = client.create_share_link(5, "2026-12-01T00:00:00+00:00")
     assert link.shareable_link == "https://x/t"
     assert json.loads(responses.calls[0].request.body) == {"expire_at": "2026-12-01T00:00:00+00:00"}

@@ -62,67 +62,126 @@ def run_action(workspace: Path, **inputs: str) -> tuple[int, str, dict[str, str]
     process = entrypoint(workspace, **inputs)
     stdout, stderr = process.communicate(timeout=120)
     assert "Traceback" not in stderr, stderr
-    return process.returncode, stdout, read_outputs(workspace / "github_output"), (workspace / "step_summary.md").read_text()
+    return (
+        process.returncode,
+        stdout,
+        read_outputs(workspace / "github_output"),
+        (workspace / "step_summary.md").read_text(),
+    )
 
 
 @pytest.fixture
 def fast_world(make_world):
     def make(scenarios=None, **extra):
-        return make_world(scenarios, speed=200, timing={"in_queue": 10, "scaling_up": 10, "evaluating": 20}, **extra)
+        return make_world(
+            scenarios,
+            speed=200,
+            timing={"in_queue": 10, "scaling_up": 10, "evaluating": 20},
+            **extra,
+        )
 
     return make
 
 
 def inputs_for(server, **extra: str) -> dict[str, str]:
-    return {"api_key": API_KEY, "agent_id": "42", "api_url": server.url, "poll_interval": "1", **extra}
+    return {
+        "api_key": API_KEY,
+        "agent_id": "42",
+        "api_url": server.url,
+        "poll_interval": "1",
+        **extra,
+    }
 
 
-def test_action_when_gate_passes_exits_0_with_outputs_and_summary(fast_world, serve, workspace: Path) -> None:
+def test_action_when_gate_passes_exits_0_with_outputs_and_summary(
+    fast_world, serve, workspace: Path
+) -> None:
     server = serve(fast_world())
-    code, stdout, outputs, summary = run_action(workspace, **inputs_for(server, scenario_ids="101\n102"))
+    code, stdout, outputs, summary = run_action(
+        workspace, **inputs_for(server, scenario_ids="101\n102")
+    )
     assert code == 0, stdout
-    assert outputs["outcome"] == "passed" and outputs["passed"] == "true" and outputs["total_runs"] == "2"
+    assert (
+        outputs["outcome"] == "passed"
+        and outputs["passed"] == "true"
+        and outputs["total_runs"] == "2"
+    )
     assert summary.startswith("## ✅ Cekura gate passed")
-    assert (workspace / "cekura-summary.md").read_text() == summary and outputs["summary_file"] == "cekura-summary.md"
+    assert (workspace / "cekura-summary.md").read_text() == summary and outputs[
+        "summary_file"
+    ] == "cekura-summary.md"
     [trigger] = [r for r in server.requests if r.endpoint == "trigger"]
-    assert trigger.body["name"].startswith("cekura-ci · acme/dental-agent · PR #42 · 3f2a9c1 · run 9876543210.1 · voice-gate · ")
+    assert trigger.body["name"].startswith(
+        "cekura-ci · acme/dental-agent · PR #42 · 3f2a9c1 · run 9876543210.1 · voice-gate · "
+    )
     assert trigger.body["agent"] == 42 and trigger.body["frequency"] == 1
     assert trigger.body["scenarios"] == [{"scenario": 101}, {"scenario": 102}]
-    assert set(trigger.body) == {"agent", "scenarios", "frequency", "name"}  # optional inputs unset: not sent
+    assert set(trigger.body) == {
+        "agent",
+        "scenarios",
+        "frequency",
+        "name",
+    }  # optional inputs unset: not sent
     assert "::add-mask::" + API_KEY in stdout
 
 
 def test_action_when_a_scenario_fails_exits_1(fast_world, serve, workspace: Path) -> None:
     server = serve(fast_world([scenario(101), scenario(102, "Cancel late", outcome="fail")]))
-    code, stdout, outputs, summary = run_action(workspace, **inputs_for(server, scenario_ids="101,102"))
+    code, stdout, outputs, summary = run_action(
+        workspace, **inputs_for(server, scenario_ids="101,102")
+    )
     assert code == 1
-    assert outputs["outcome"] == "failed" and outputs["failed_scenarios"] == "[102]" and outputs["pass_rate"] == "50.00"
+    assert (
+        outputs["outcome"] == "failed"
+        and outputs["failed_scenarios"] == "[102]"
+        and outputs["pass_rate"] == "50.00"
+    )
     assert "## ❌ Cekura gate failed" in summary and "Cancel late" in summary
     assert "::error title=Scenario failed%3A Cancel late [102]::" in stdout
 
 
-def test_action_when_frequency_3_and_threshold_below_100_passes_with_a_flaky_scenario(fast_world, serve, workspace: Path) -> None:
+def test_action_when_frequency_3_and_threshold_below_100_passes_with_a_flaky_scenario(
+    fast_world, serve, workspace: Path
+) -> None:
     """Flaky 2/3 next to 3/3: 5 of 6 is 83%, above an 80% threshold."""
     server = serve(fast_world([scenario(101), scenario(102, outcome="flaky")]))
     code, stdout, outputs, summary = run_action(
         workspace, **inputs_for(server, scenario_ids="101,102", frequency="3", pass_threshold="80%")
     )
     assert code == 0, stdout
-    assert (outputs["total_runs"], outputs["passed_runs"], outputs["pass_rate"]) == ("6", "5", "83.33")
+    assert (outputs["total_runs"], outputs["passed_runs"], outputs["pass_rate"]) == (
+        "6",
+        "5",
+        "83.33",
+    )
     assert outputs["flaky_scenarios"] == "[102]" and "*(flaky)*" in summary
     assert "::warning title=Scenario flaky%3A Scenario 102 [102]::2/3 runs passed" in stdout
 
 
-def test_action_when_runs_error_reports_infrastructure_failures(fast_world, serve, workspace: Path) -> None:
-    server = serve(fast_world([scenario(101, outcome="error", error_message="LiveKit room never joined")]))
-    code, _, outputs, summary = run_action(workspace, **inputs_for(server, scenario_ids="101", frequency="2"))
+def test_action_when_runs_error_reports_infrastructure_failures(
+    fast_world, serve, workspace: Path
+) -> None:
+    server = serve(
+        fast_world([scenario(101, outcome="error", error_message="LiveKit room never joined")])
+    )
+    code, _, outputs, summary = run_action(
+        workspace, **inputs_for(server, scenario_ids="101", frequency="2")
+    )
     assert code == 1
-    assert outputs["infra_failed_runs"] == "2" and "LiveKit room never joined" in summary and "🔌" in summary
+    assert (
+        outputs["infra_failed_runs"] == "2"
+        and "LiveKit room never joined" in summary
+        and "🔌" in summary
+    )
 
 
-def test_action_when_scenario_id_unknown_exits_2_with_the_api_message(fast_world, serve, workspace: Path) -> None:
+def test_action_when_scenario_id_unknown_exits_2_with_the_api_message(
+    fast_world, serve, workspace: Path
+) -> None:
     server = serve(fast_world())
-    code, stdout, outputs, summary = run_action(workspace, **inputs_for(server, scenario_ids="101,999"))
+    code, stdout, outputs, summary = run_action(
+        workspace, **inputs_for(server, scenario_ids="101,999")
+    )
     assert code == 2
     assert 'Invalid pk "999" - object does not exist.' in stdout and "999" in summary
     assert outputs["outcome"] == "error" and "could not run" in summary
@@ -130,19 +189,30 @@ def test_action_when_scenario_id_unknown_exits_2_with_the_api_message(fast_world
 
 def test_action_when_key_is_wrong_exits_2(fast_world, serve, workspace: Path) -> None:
     server = serve(fast_world())
-    code, stdout, outputs, _ = run_action(workspace, **inputs_for(server, scenario_ids="101", api_key="wrong-key"))
+    code, stdout, outputs, _ = run_action(
+        workspace, **inputs_for(server, scenario_ids="101", api_key="wrong-key")
+    )
     assert code == 2 and "Cekura refused the API key" in stdout and outputs["outcome"] == "error"
 
 
-def test_action_when_input_is_bad_exits_2_and_sends_nothing(fast_world, serve, workspace: Path) -> None:
+def test_action_when_input_is_bad_exits_2_and_sends_nothing(
+    fast_world, serve, workspace: Path
+) -> None:
     server = serve(fast_world())
-    code, stdout, _, _ = run_action(workspace, **inputs_for(server, scenario_ids="101", frequency="101"))
+    code, stdout, _, _ = run_action(
+        workspace, **inputs_for(server, scenario_ids="101", frequency="101")
+    )
     assert code == 2
-    assert "::error title=Cekura gate::Invalid input 'frequency': got '101'; expected a whole number from 1 to 100." in stdout
+    assert (
+        "::error title=Cekura gate::Invalid input 'frequency': got '101'; expected a whole number from 1 to 100."
+        in stdout
+    )
     assert server.requests == []
 
 
-def test_action_when_polling_meets_transient_faults_rides_them_out(fast_world, serve, workspace: Path) -> None:
+def test_action_when_polling_meets_transient_faults_rides_them_out(
+    fast_world, serve, workspace: Path
+) -> None:
     faults = [
         {"endpoint": "result", "at": [1], "kind": "status", "status": 502},
         {"endpoint": "result", "at": [2], "kind": "status", "status": 429, "retry_after": 1},
@@ -155,22 +225,32 @@ def test_action_when_polling_meets_transient_faults_rides_them_out(fast_world, s
     assert stdout.count("retrying in") == 4 and outputs["outcome"] == "passed"
 
 
-def test_action_when_trigger_answer_is_lost_adopts_the_run_instead_of_starting_another(fast_world, serve, workspace: Path) -> None:
+def test_action_when_trigger_answer_is_lost_adopts_the_run_instead_of_starting_another(
+    fast_world, serve, workspace: Path
+) -> None:
     """The POST is processed but its answer dropped: the run is found by name, not placed twice."""
     server = serve(fast_world(faults=[{"endpoint": "trigger", "at": [1], "kind": "drop_after"}]))
     code, stdout, outputs, _ = run_action(workspace, **inputs_for(server, scenario_ids="101"))
     assert code == 0, stdout
-    assert [r.endpoint for r in server.requests].count("trigger") == 1 and len(server.emulator.results) == 1
+    assert [r.endpoint for r in server.requests].count("trigger") == 1 and len(
+        server.emulator.results
+    ) == 1
     assert "adopting result 9001" in stdout and outputs["result_id"] == "9001"
 
 
-@pytest.mark.parametrize(("signals", "code"), [((signal.SIGTERM,), 143), ((signal.SIGINT, signal.SIGTERM), 130)])
-def test_action_when_cancelled_ends_calls_and_exits_with_the_signal(fast_world, serve, workspace: Path, signals, code) -> None:
+@pytest.mark.parametrize(
+    ("signals", "code"), [((signal.SIGTERM,), 143), ((signal.SIGINT, signal.SIGTERM), 130)]
+)
+def test_action_when_cancelled_ends_calls_and_exits_with_the_signal(
+    fast_world, serve, workspace: Path, signals, code
+) -> None:
     """GitHub sends SIGINT then SIGTERM: the calls are ended, the summary says so, exit 130/143."""
     server = serve(fast_world([scenario(101, duration=100_000)]))
     process = entrypoint(workspace, **inputs_for(server, scenario_ids="101"))
     deadline = time.monotonic() + 30
-    while "result_id" not in read_outputs(workspace / "github_output") and time.monotonic() < deadline:
+    while (
+        "result_id" not in read_outputs(workspace / "github_output") and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     time.sleep(0.3)
     for signum in signals:
@@ -185,23 +265,50 @@ def test_action_when_cancelled_ends_calls_and_exits_with_the_signal(fast_world, 
     assert "🚫 Cekura gate cancelled" in (workspace / "step_summary.md").read_text()
 
 
-def test_cli_when_run_with_flags_and_env_behaves_like_the_action(fast_world, serve, workspace: Path) -> None:
+def test_cli_when_run_with_flags_and_env_behaves_like_the_action(
+    fast_world, serve, workspace: Path
+) -> None:
     """`cekura-ci run` takes flags or CEKURA_* variables, prints the verdict, names the summary file."""
     server = serve(fast_world())
     env = {"PATH": os.environ.get("PATH", ""), "CEKURA_API_KEY": API_KEY, "CEKURA_AGENT_ID": "42"}
     process = subprocess.run(
-        [sys.executable, "-m", "cekura_ci", "run", "--scenario-ids", "101,102", "--api-url", server.url,
-         "--poll-interval", "1", "--summary-file", "out/summary.md"],
-        cwd=workspace, env=env, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "cekura_ci",
+            "run",
+            "--scenario-ids",
+            "101,102",
+            "--api-url",
+            server.url,
+            "--poll-interval",
+            "1",
+            "--summary-file",
+            "out/summary.md",
+        ],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert process.returncode == 0, process.stdout + process.stderr
-    assert "PASSED: 100.00% of runs passed" in process.stdout and "Summary written to out/summary.md" in process.stdout
+    assert (
+        "PASSED: 100.00% of runs passed" in process.stdout
+        and "Summary written to out/summary.md" in process.stdout
+    )
     assert "::" not in process.stdout  # no workflow commands outside GitHub
     assert (workspace / "out" / "summary.md").read_text().startswith("## ✅")
 
 
 def test_cli_when_help_is_asked_lists_every_input() -> None:
-    process = subprocess.run([sys.executable, "-m", "cekura_ci", "run", "--help"], capture_output=True, text=True, check=True)
+    process = subprocess.run(
+        [sys.executable, "-m", "cekura_ci", "run", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     for name in ACTION["inputs"]:
         assert "--" + name.replace("_", "-") in process.stdout
     assert "CEKURA_API_KEY" in process.stdout

@@ -62,7 +62,14 @@ def test_mask_when_on_actions_registers_and_redacts_everywhere(tmp_path: Path) -
     stream = io.StringIO()
     (tmp_path / "o").write_text("")
     (tmp_path / "s").write_text("")
-    gh = GitHub({"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "o"), "GITHUB_STEP_SUMMARY": str(tmp_path / "s")}, stream)
+    gh = GitHub(
+        {
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_OUTPUT": str(tmp_path / "o"),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "s"),
+        },
+        stream,
+    )
     gh.mask("sekrit-123")
     gh.log("key is sekrit-123")
     gh.set_output("x", "sekrit-123")
@@ -91,7 +98,11 @@ def test_group_and_stop_commands_when_on_actions_are_balanced() -> None:
     lines = stream.getvalue().splitlines()
     token = lines[1].split("::")[-1]
     assert lines[0] == "::group::runs" and lines[1].startswith("::stop-commands::")
-    assert lines[2] == "» ::error::from the api" and lines[3] == f"::{token}::" and lines[4] == "::endgroup::"
+    assert (
+        lines[2] == "» ::error::from the api"
+        and lines[3] == f"::{token}::"
+        and lines[4] == "::endgroup::"
+    )
 
 
 def test_log_formatter_when_on_actions_maps_levels_to_commands() -> None:

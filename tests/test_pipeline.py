@@ -32,53 +32,93 @@ def endpoints(server) -> list[str]:
     return [r.endpoint for r in server.requests]
 
 
-def test_gate_when_all_runs_pass_exits_0_with_outputs_and_summary(gate_for, workspace: Path) -> None:
+def test_gate_when_all_runs_pass_exits_0_with_outputs_and_summary(
+    gate_for, workspace: Path
+) -> None:
     """Trigger once, poll to completed, write the summary and every output."""
-    gate, stream, server = gate_for([scenario(101), scenario(102)], scenario_ids="101,102", frequency=2)
+    gate, stream, server = gate_for(
+        [scenario(101), scenario(102)], scenario_ids="101,102", frequency=2
+    )
     assert gate.run() == ExitCode.PASSED
     outputs = read_outputs(workspace / "github_output")
     assert set(outputs) == OUTPUT_NAMES
-    assert outputs["outcome"] == "passed" and outputs["passed"] == "true" and outputs["pass_rate"] == "100.00"
-    assert (outputs["total_runs"], outputs["passed_runs"], outputs["failed_runs"]) == ("4", "4", "0")
+    assert (
+        outputs["outcome"] == "passed"
+        and outputs["passed"] == "true"
+        and outputs["pass_rate"] == "100.00"
+    )
+    assert (outputs["total_runs"], outputs["passed_runs"], outputs["failed_runs"]) == (
+        "4",
+        "4",
+        "0",
+    )
     assert outputs["status"] == "completed" and outputs["failed_scenarios"] == "[]"
     assert endpoints(server).count("trigger") == 1
     summary = (workspace / "step_summary.md").read_text()
-    assert summary.startswith("## ✅ Cekura gate passed") and Path(outputs["summary_file"]).read_text() == summary
+    assert (
+        summary.startswith("## ✅ Cekura gate passed")
+        and Path(outputs["summary_file"]).read_text() == summary
+    )
     assert "[0s] in_queue · 0/4 runs done" in stream.getvalue()
 
 
 def test_gate_when_a_scenario_fails_exits_1_and_annotates_it(gate_for, workspace: Path) -> None:
-    gate, stream, _ = gate_for([scenario(101), scenario(102, "Refund", outcome="fail")], scenario_ids="101,102")
+    gate, stream, _ = gate_for(
+        [scenario(101), scenario(102, "Refund", outcome="fail")], scenario_ids="101,102"
+    )
     assert gate.run() == ExitCode.GATE_FAILED
     outputs = read_outputs(workspace / "github_output")
-    assert outputs["outcome"] == "failed" and outputs["failed_scenarios"] == "[102]" and outputs["pass_rate"] == "50.00"
+    assert (
+        outputs["outcome"] == "failed"
+        and outputs["failed_scenarios"] == "[102]"
+        and outputs["pass_rate"] == "50.00"
+    )
     assert "::error title=Scenario failed%3A Refund [102]::0/1 runs passed" in stream.getvalue()
 
 
-def test_gate_when_result_id_given_waits_without_triggering(gate_for, workspace: Path, make_settings, make_gate) -> None:
+def test_gate_when_result_id_given_waits_without_triggering(
+    gate_for, workspace: Path, make_settings, make_gate
+) -> None:
     """A re-run adopts the existing result: no POST is sent."""
     gate, _, server = gate_for()
     assert gate.run() == ExitCode.PASSED
     result_id = read_outputs(workspace / "github_output")["result_id"]
-    again, _ = make_gate(make_settings(api_url=server.url, result_id=result_id, agent_id="", scenario_ids=""))
+    again, _ = make_gate(
+        make_settings(api_url=server.url, result_id=result_id, agent_id="", scenario_ids="")
+    )
     assert again.run() == ExitCode.PASSED
     assert endpoints(server).count("trigger") == 1
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, ExitCode.INTERRUPTED), (signal.SIGTERM, ExitCode.TERMINATED)])
-def test_gate_when_cancelled_ends_calls_and_reports_cancelled(gate_for, clock, workspace: Path, signum, code) -> None:
+@pytest.mark.parametrize(
+    ("signum", "code"),
+    [(signal.SIGINT, ExitCode.INTERRUPTED), (signal.SIGTERM, ExitCode.TERMINATED)],
+)
+def test_gate_when_cancelled_ends_calls_and_reports_cancelled(
+    gate_for, clock, workspace: Path, signum, code
+) -> None:
     """A cancellation stops polling, ends the calls, writes the summary and outputs, exits 130/143."""
     gate, _, server = gate_for()
     clock.at(25, lambda: clock.cancel.cancel(signum))
     assert gate.run() == code
     assert endpoints(server)[-1] == "end_calls"
     outputs = read_outputs(workspace / "github_output")
-    assert outputs["outcome"] == "cancelled" and outputs["passed"] == "false" and outputs["result_id"] == "9001"
+    assert (
+        outputs["outcome"] == "cancelled"
+        and outputs["passed"] == "false"
+        and outputs["result_id"] == "9001"
+    )
     summary = (workspace / "step_summary.md").read_text()
-    assert "🚫 Cekura gate cancelled" in summary and "The job was cancelled" in summary and "asked to end" in summary
+    assert (
+        "🚫 Cekura gate cancelled" in summary
+        and "The job was cancelled" in summary
+        and "asked to end" in summary
+    )
 
 
-def test_gate_when_cancelled_and_end_calls_off_leaves_calls_running(gate_for, clock, workspace: Path) -> None:
+def test_gate_when_cancelled_and_end_calls_off_leaves_calls_running(
+    gate_for, clock, workspace: Path
+) -> None:
     gate, _, server = gate_for(end_calls_on_cancel="false")
     clock.at(25, lambda: clock.cancel.cancel(signal.SIGINT))
     assert gate.run() == ExitCode.INTERRUPTED
@@ -92,22 +132,36 @@ def test_gate_when_timeout_passes_ends_calls_and_exits_3(gate_for, workspace: Pa
     assert gate.run() == ExitCode.INFRASTRUCTURE
     assert "end_calls" in endpoints(server)
     outputs = read_outputs(workspace / "github_output")
-    assert outputs["outcome"] == "timeout" and outputs["status"] == "running" and outputs["total_runs"] == "1"
+    assert (
+        outputs["outcome"] == "timeout"
+        and outputs["status"] == "running"
+        and outputs["total_runs"] == "1"
+    )
     assert "⏱️ Cekura gate timed out" in (workspace / "step_summary.md").read_text()
 
 
-def test_gate_when_api_stays_down_gives_up_with_result_id_and_advice(gate_for, workspace: Path) -> None:
+def test_gate_when_api_stays_down_gives_up_with_result_id_and_advice(
+    gate_for, workspace: Path
+) -> None:
     """A long outage: outcome error, exit 3, the result id in outputs and summary, where to look."""
-    gate, _, server = gate_for(faults=[{"endpoint": "result", "kind": "status", "status": 503}], max_outage=120)
+    gate, _, server = gate_for(
+        faults=[{"endpoint": "result", "kind": "status", "status": 503}], max_outage=120
+    )
     assert gate.run() == ExitCode.INFRASTRUCTURE
     outputs = read_outputs(workspace / "github_output")
     assert outputs["outcome"] == "error" and outputs["result_id"] == "9001"
     summary = (workspace / "step_summary.md").read_text()
-    assert "⚠️ Cekura gate errored" in summary and "runs may still be going" in summary and "9001" in summary
+    assert (
+        "⚠️ Cekura gate errored" in summary
+        and "runs may still be going" in summary
+        and "9001" in summary
+    )
     assert "end_calls" not in endpoints(server)
 
 
-def test_gate_when_transient_faults_hit_polling_still_judges(gate_for, workspace: Path, caplog) -> None:
+def test_gate_when_transient_faults_hit_polling_still_judges(
+    gate_for, workspace: Path, caplog
+) -> None:
     """503, 429, HTML, cut-off JSON and a dropped connection while polling are ridden out."""
     faults = [
         {"endpoint": "result", "at": [1], "kind": "status", "status": 503},
@@ -126,7 +180,10 @@ def test_gate_when_reports_requested_writes_junit_and_json(gate_for, workspace: 
     gate, _, _ = gate_for(junit_file="reports/cekura.xml", report_file="reports/cekura.json")
     gate.run()
     outputs = read_outputs(workspace / "github_output")
-    assert outputs["junit_file"] == "reports/cekura.xml" and "<testsuites" in Path("reports/cekura.xml").read_text()
+    assert (
+        outputs["junit_file"] == "reports/cekura.xml"
+        and "<testsuites" in Path("reports/cekura.xml").read_text()
+    )
     assert json.loads(Path(outputs["report_file"]).read_text())["outcome"] == "passed"
 
 
@@ -136,7 +193,9 @@ def test_gate_when_share_link_requested_links_it(gate_for, workspace: Path) -> N
     gate.run()
     outputs = read_outputs(workspace / "github_output")
     assert outputs["result_url"].startswith("https://dashboard.cekura.ai/share/")
-    assert f"[open in Cekura]({outputs['result_url']})" in (workspace / "step_summary.md").read_text()
+    assert (
+        f"[open in Cekura]({outputs['result_url']})" in (workspace / "step_summary.md").read_text()
+    )
     [share] = [r for r in server.requests if r.endpoint == "share_link"]
     assert share.body["expire_at"].endswith("+00:00")
 
@@ -144,7 +203,10 @@ def test_gate_when_share_link_requested_links_it(gate_for, workspace: Path) -> N
 def test_gate_when_share_link_not_requested_creates_none(gate_for, workspace: Path) -> None:
     gate, _, server = gate_for()
     gate.run()
-    assert "share_link" not in endpoints(server) and read_outputs(workspace / "github_output")["result_url"] == ""
+    assert (
+        "share_link" not in endpoints(server)
+        and read_outputs(workspace / "github_output")["result_url"] == ""
+    )
 
 
 def test_gate_when_many_scenarios_fail_bounds_annotations(gate_for, workspace: Path) -> None:
@@ -152,7 +214,11 @@ def test_gate_when_many_scenarios_fail_bounds_annotations(gate_for, workspace: P
     scenarios = [scenario(100 + i, outcome="fail") for i in range(13)]
     gate, stream, _ = gate_for(scenarios, scenario_ids=",".join(str(100 + i) for i in range(13)))
     assert gate.run() == ExitCode.GATE_FAILED
-    errors = [line for line in stream.getvalue().splitlines() if line.startswith("::error title=Scenario failed")]
+    errors = [
+        line
+        for line in stream.getvalue().splitlines()
+        if line.startswith("::error title=Scenario failed")
+    ]
     assert len(errors) == 10 and "3 more scenarios failed" in stream.getvalue()
 
 
@@ -160,4 +226,6 @@ def test_gate_when_flaky_with_frequency_3_warns(gate_for, workspace: Path) -> No
     gate, stream, _ = gate_for([scenario(101, outcome="flaky")], frequency=3, pass_threshold=60)
     assert gate.run() == ExitCode.PASSED
     assert read_outputs(workspace / "github_output")["flaky_scenarios"] == "[101]"
-    assert "::warning title=Scenario flaky%3A Scenario 101 [101]::2/3 runs passed" in stream.getvalue()
+    assert (
+        "::warning title=Scenario flaky%3A Scenario 101 [101]::2/3 runs passed" in stream.getvalue()
+    )

@@ -12,7 +12,12 @@ import xmlschema
 
 from cekura_ci.report.json_report import render_json
 from cekura_ci.report.junit import render_junit, seconds
-from cekura_ci.report.markdown import SUMMARY_LIMIT_BYTES, render_console, render_error, render_summary
+from cekura_ci.report.markdown import (
+    SUMMARY_LIMIT_BYTES,
+    render_console,
+    render_error,
+    render_summary,
+)
 from cekura_ci.verdict import SCHEMA_VERSION, Policy, judge
 from tests.factories import result, run, runs_for
 
@@ -36,7 +41,11 @@ def test_summary_when_gate_fails_shows_headline_totals_scenarios_and_reasons() -
     rows = table_rows(md, "### Scenarios")
     assert [row[1].strip() for row in rows] == ["Scenario 102 *(flaky)*", "Scenario 101"]
     assert rows[0][3].strip() == "1/3"
-    assert "Booking confirmed" in md and "❌ Did not confirm the booking" in md and "SIP 503: callee unreachable" in md
+    assert (
+        "Booking confirmed" in md
+        and "❌ Did not confirm the booking" in md
+        and "SIP 503: callee unreachable" in md
+    )
     assert "<details><summary>❌ Scenario 102" in md and "<details><summary>🔌 Scenario 102" in md
 
 
@@ -49,27 +58,47 @@ def test_summary_when_gate_passes_says_so() -> None:
 def test_summary_when_api_text_is_hostile_neither_injects_markup_nor_breaks_tables() -> None:
     """Names, errors and explanations from the API are escaped wherever they appear."""
     runs = [
-        run(1, name=HOSTILE, outcome="fail", error_message=HOSTILE,
-            evaluation={"metrics": [{"name": HOSTILE, "type": "binary", "score": 0, "explanation": [HOSTILE]}]},
+        run(
+            1,
+            name=HOSTILE,
+            outcome="fail",
+            error_message=HOSTILE,
+            evaluation={
+                "metrics": [
+                    {"name": HOSTILE, "type": "binary", "score": 0, "explanation": [HOSTILE]}
+                ]
+            },
             expected_outcome={"explanation": ["❌ " + HOSTILE]},
-            transcript_object=[{"role": HOSTILE, "content": "</pre><script>alert(1)</script>"}]),
+            transcript_object=[{"role": HOSTILE, "content": "</pre><script>alert(1)</script>"}],
+        ),
     ]
     md = render_summary(judge(result(runs, name=HOSTILE), Policy()))
-    raw_html = re.findall(r"(?<!\\)<(?:img|script|/pre><)", md)  # "\<img" is literal text in Markdown
+    raw_html = re.findall(
+        r"(?<!\\)<(?:img|script|/pre><)", md
+    )  # "\<img" is literal text in Markdown
     assert raw_html == []
     assert "](https://evil" not in md and "\n## Heading" not in md and "\n::error" not in md
     # No mentions and no issue links if the summary is posted as a comment.
     assert re.findall(r"(?<![\\;])@team|(?<![\\;])#1\b", md) == []
     for header in ("### Scenarios", "### Metrics"):
-        assert all(len(row) == 6 if header == "### Scenarios" else len(row) == 5 for row in table_rows(md, header))
+        assert all(
+            len(row) == 6 if header == "### Scenarios" else len(row) == 5
+            for row in table_rows(md, header)
+        )
 
 
 def test_summary_when_result_is_huge_stays_under_the_limit_and_says_what_was_left_out() -> None:
     """10,000 runs (100 scenarios × frequency 100), all failing with long text: still under 1 MiB."""
     long = "x" * 2000
     runs = [
-        run(i, scenario=100 + i % 100, outcome="fail", name=f"Scenario {i % 100} " + "n" * 200, error_message=long,
-            transcript_object=[{"role": "Main Agent", "content": long}] * 6)
+        run(
+            i,
+            scenario=100 + i % 100,
+            outcome="fail",
+            name=f"Scenario {i % 100} " + "n" * 200,
+            error_message=long,
+            transcript_object=[{"role": "Main Agent", "content": long}] * 6,
+        )
         for i in range(1, 10_001)
     ]
     md = render_summary(judge(result(runs), Policy()))
@@ -109,7 +138,12 @@ def test_junit_when_runs_fail_is_valid_with_failures_and_errors() -> None:
     xml = render_junit(judge(result(runs_for({101: "pfe"})), Policy()))
     JUNIT_XSD.validate(xml)
     suite = ET.fromstring(xml).find("testsuite")
-    assert suite is not None and suite.get("tests") == "3" and suite.get("failures") == "1" and suite.get("errors") == "1"
+    assert (
+        suite is not None
+        and suite.get("tests") == "3"
+        and suite.get("failures") == "1"
+        and suite.get("errors") == "1"
+    )
     names = [case.get("name") for case in suite.iter("testcase")]
     assert names == ["Scenario 101 [101] #1", "Scenario 101 [101] #2", "Scenario 101 [101] #3"]
     failure = suite.find("testcase/failure")
@@ -119,12 +153,16 @@ def test_junit_when_runs_fail_is_valid_with_failures_and_errors() -> None:
 
 def test_junit_when_text_has_illegal_characters_makes_them_visible() -> None:
     """Control characters XML cannot hold are shown as \\xNN, and the file stays valid."""
-    xml = render_junit(judge(result([run(1, outcome="error", error_message="bad\x00byte\x1b[31m")]), Policy()))
+    xml = render_junit(
+        judge(result([run(1, outcome="error", error_message="bad\x00byte\x1b[31m")]), Policy())
+    )
     JUNIT_XSD.validate(xml)
     assert "bad\\x00byte\\x1b[31m" in xml
 
 
-@pytest.mark.parametrize(("text", "expected"), [("01:30", 90), ("1:02:03", 3723), ("", 0), ("n/a", 0), (None, 0)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("01:30", 90), ("1:02:03", 3723), ("", 0), ("n/a", 0), (None, 0)]
+)
 def test_duration_when_mmss_is_read_as_seconds(text: str | None, expected: float) -> None:
     assert seconds(text) == expected
 

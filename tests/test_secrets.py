@@ -24,13 +24,25 @@ def everything_written(workspace: Path, stdout: str, stderr: str) -> str:
 
 
 def run(workspace: Path, cancel_after: float | None = None, **inputs: str) -> tuple[int, str]:
-    env = action_env(workspace, **{"api_key": KEY, "agent_id": "42", "scenario_ids": "101", "poll_interval": "1", **inputs})
+    env = action_env(
+        workspace,
+        **{"api_key": KEY, "agent_id": "42", "scenario_ids": "101", "poll_interval": "1", **inputs},
+    )
     env["RUNNER_DEBUG"] = "1"
-    process = subprocess.Popen([sys.executable, str(ROOT / "entrypoint.py")], cwd=workspace, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "entrypoint.py")],
+        cwd=workspace,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     if cancel_after is not None:
         deadline = time.monotonic() + 30
-        while "result_id" not in read_outputs(workspace / "github_output") and time.monotonic() < deadline:
+        while (
+            "result_id" not in read_outputs(workspace / "github_output")
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.05)
         time.sleep(cancel_after)
         process.send_signal(signal.SIGTERM)
@@ -76,13 +88,20 @@ def test_key_when_connection_refused_is_not_written(workspace: Path) -> None:
     assert code == 3 and "connection refused" in written
 
 
-def test_key_when_answers_are_html_until_timeout_is_not_written(world, serve, workspace: Path) -> None:
+def test_key_when_answers_are_html_until_timeout_is_not_written(
+    world, serve, workspace: Path
+) -> None:
     server = serve(world(faults=[{"endpoint": "result", "kind": "html"}]))
     assert run(workspace, api_url=server.url, timeout="2")[0] == 3
 
 
-def test_key_when_trigger_is_ambiguous_and_undecidable_is_not_written(world, serve, workspace: Path) -> None:
-    faults = [{"endpoint": "trigger", "kind": "drop_after"}, {"endpoint": "results", "kind": "status", "status": 503}]
+def test_key_when_trigger_is_ambiguous_and_undecidable_is_not_written(
+    world, serve, workspace: Path
+) -> None:
+    faults = [
+        {"endpoint": "trigger", "kind": "drop_after"},
+        {"endpoint": "results", "kind": "status", "status": 503},
+    ]
     server = serve(world(faults=faults))
     code, written = run(workspace, api_url=server.url, max_outage="2")
     assert code == 3 and "Look for a result named" in written
@@ -100,8 +119,12 @@ def test_key_when_cancelled_is_not_written(world, serve, workspace: Path) -> Non
 def test_key_when_the_api_echoes_it_in_text_is_redacted(make_world, serve, workspace: Path) -> None:
     """Even if Cekura put the key into a scenario name or an error, we would not repeat it."""
     hostile = make_world(
-        [scenario(101, name=f"Leak {KEY}", outcome="error", error_message=f"bad key {KEY}")], api_key=KEY, speed=200
+        [scenario(101, name=f"Leak {KEY}", outcome="error", error_message=f"bad key {KEY}")],
+        api_key=KEY,
+        speed=200,
     )
     server = serve(hostile)
-    code, written = run(workspace, api_url=server.url, junit_file="junit.xml", report_file="report.json")
+    code, written = run(
+        workspace, api_url=server.url, junit_file="junit.xml", report_file="report.json"
+    )
     assert code == 1 and "Leak ***" in written

@@ -21,7 +21,14 @@ def problems(**raw: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(
     "text",
-    ["101,102,103", "101 102 103", "101\n102\n103", "- 101\n- 102\n- 103\n", "[101, 102, 103]", " 101 ,102,\n103 "],
+    [
+        "101,102,103",
+        "101 102 103",
+        "101\n102\n103",
+        "- 101\n- 102\n- 103\n",
+        "[101, 102, 103]",
+        " 101 ,102,\n103 ",
+    ],
 )
 def test_scenario_ids_when_given_in_any_list_form_are_read(text: str) -> None:
     """Commas, spaces, newlines, a YAML block list and a flow list all work."""
@@ -34,7 +41,9 @@ def test_scenario_ids_when_duplicated_are_refused_naming_the_id() -> None:
     assert name == "scenario_ids" and "101 is listed twice" in why
 
 
-@pytest.mark.parametrize(("text", "expected"), [("95", 95.0), ("95%", 95.0), (" 66.5 % ", 66.5), ("0", 0.0)])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("95", 95.0), ("95%", 95.0), (" 66.5 % ", 66.5), ("0", 0.0)]
+)
 def test_pass_threshold_when_a_percentage_is_read(text: str, expected: float) -> None:
     """`95` and `95%` are the same threshold."""
     assert settings(pass_threshold=text).pass_threshold == expected
@@ -42,14 +51,27 @@ def test_pass_threshold_when_a_percentage_is_read(text: str, expected: float) ->
 
 def test_defaults_when_inputs_are_empty_strings_apply() -> None:
     """The runner passes declared inputs as empty strings when unset; defaults then apply."""
-    s = Settings.from_inputs({**BASE, "frequency": "", "pass_threshold": "", "livekit_data": "", "mock_tool_names": ""})
-    assert (s.frequency, s.pass_threshold, s.livekit_data, s.mock_tool_names) == (1, 100.0, None, None)
+    s = Settings.from_inputs(
+        {**BASE, "frequency": "", "pass_threshold": "", "livekit_data": "", "mock_tool_names": ""}
+    )
+    assert (s.frequency, s.pass_threshold, s.livekit_data, s.mock_tool_names) == (
+        1,
+        100.0,
+        None,
+        None,
+    )
 
 
 def test_optional_lists_when_given_are_read() -> None:
     """Personalities, test profiles and mock tools are read as lists."""
-    s = settings(personality_ids="3, 7", test_profile_ids="20", mock_tool_names="book_slot, cancel_slot")
-    assert s.personality_ids == (3, 7) and s.test_profile_ids == (20,) and s.mock_tool_names == ("book_slot", "cancel_slot")
+    s = settings(
+        personality_ids="3, 7", test_profile_ids="20", mock_tool_names="book_slot, cancel_slot"
+    )
+    assert (
+        s.personality_ids == (3, 7)
+        and s.test_profile_ids == (20,)
+        and s.mock_tool_names == ("book_slot", "cancel_slot")
+    )
 
 
 def test_mock_tool_names_when_an_empty_list_is_kept_empty() -> None:
@@ -140,7 +162,12 @@ def test_unknown_input_when_given_is_refused() -> None:
 
 def test_from_env_when_prefixed_variables_are_set_reads_them() -> None:
     """The action reads INPUT_<NAME>; the CLI reads CEKURA_<NAME>."""
-    env = {"INPUT_API_KEY": "k", "INPUT_AGENT_ID": "9", "INPUT_SCENARIO_IDS": "5", "INPUT_FREQUENCY": "3"}
+    env = {
+        "INPUT_API_KEY": "k",
+        "INPUT_AGENT_ID": "9",
+        "INPUT_SCENARIO_IDS": "5",
+        "INPUT_FREQUENCY": "3",
+    }
     s = Settings.from_env(env, "INPUT_")
     assert (s.agent_id, s.scenario_ids, s.frequency) == (9, (5,), 3)
 
@@ -155,7 +182,10 @@ def test_default_result_name_when_on_a_pull_request_names_repo_pr_sha_run_and_to
         "GITHUB_RUN_ATTEMPT": "2",
         "GITHUB_JOB": "gate",
     }
-    assert default_result_name(env, token="abc123") == "cekura-ci · acme/agent · PR #17 · 0123456 · run 555.2 · gate · abc123"
+    assert (
+        default_result_name(env, token="abc123")
+        == "cekura-ci · acme/agent · PR #17 · 0123456 · run 555.2 · gate · abc123"
+    )
 
 
 def test_default_result_name_when_called_twice_differs() -> None:

@@ -33,20 +33,38 @@ def searched() -> list[dict[str, str]]:
     return [call.request.params for call in responses.calls if call.request.method == "GET"]
 
 
-def test_run_request_when_options_given_sends_them_and_only_them(make_settings: Callable[..., Settings]) -> None:
+def test_run_request_when_options_given_sends_them_and_only_them(
+    make_settings: Callable[..., Settings],
+) -> None:
     """Optional fields are sent only when given, with the API's names."""
     plain = run_request(make_settings(scenario_ids="101,102", frequency=3))
-    assert plain == {"agent": 42, "scenarios": [{"scenario": 101}, {"scenario": 102}], "frequency": 3, "name": NAME}
+    assert plain == {
+        "agent": 42,
+        "scenarios": [{"scenario": 101}, {"scenario": 102}],
+        "frequency": 3,
+        "name": NAME,
+    }
     full = run_request(
-        make_settings(personality_ids="3", test_profile_ids="20", mock_tool_names="[]", concurrency_limit=2,
-                      livekit_data='{"agent_name": "kit"}')
+        make_settings(
+            personality_ids="3",
+            test_profile_ids="20",
+            mock_tool_names="[]",
+            concurrency_limit=2,
+            livekit_data='{"agent_name": "kit"}',
+        )
     )
-    assert full["personality_ids"] == [3] and full["test_profile_ids"] == [20] and full["mock_tool_names"] == []
+    assert (
+        full["personality_ids"] == [3]
+        and full["test_profile_ids"] == [20]
+        and full["mock_tool_names"] == []
+    )
     assert full["concurrency_limit"] == 2 and full["livekit_data"] == {"agent_name": "kit"}
 
 
 @responses.activate
-def test_trigger_when_429_retries_after_waiting(make_settings, clock: FakeClock, backoff: Backoff) -> None:
+def test_trigger_when_429_retries_after_waiting(
+    make_settings, clock: FakeClock, backoff: Backoff
+) -> None:
     """429 means Cekura did nothing: the POST is repeated, after Retry-After."""
     responses.post(BASE + TRIGGER_PATH, status=429, headers={"Retry-After": "20"})
     responses.post(BASE + TRIGGER_PATH, json={"id": 5, "runs": []})
@@ -67,17 +85,24 @@ def test_trigger_when_429_retries_after_waiting(make_settings, clock: FakeClock,
     ],
     ids=["reset", "read-timeout", "502", "503", "504", "html-200"],
 )
-def test_trigger_when_failure_is_ambiguous_and_run_exists_adopts_it(make_settings, clock, backoff, failure) -> None:
+def test_trigger_when_failure_is_ambiguous_and_run_exists_adopts_it(
+    make_settings, clock, backoff, failure
+) -> None:
     """After an ambiguous failure the run is looked up by name and adopted, not sent again."""
     responses.post(BASE + TRIGGER_PATH, **failure)
-    responses.get(BASE + RESULTS_PATH, json={"count": 1, "next": None, "results": [{"id": 31, "name": NAME, "status": "running"}]})
+    responses.get(
+        BASE + RESULTS_PATH,
+        json={"count": 1, "next": None, "results": [{"id": 31, "name": NAME, "status": "running"}]},
+    )
     assert start(make_settings(api_url=BASE), clock, backoff).id == 31
     assert posts() == 1
     assert searched()[0]["search"] == NAME and searched()[0]["agent_id"] == "42"
 
 
 @responses.activate
-def test_trigger_when_ambiguous_and_provably_absent_sends_again(make_settings, clock, backoff) -> None:
+def test_trigger_when_ambiguous_and_provably_absent_sends_again(
+    make_settings, clock, backoff
+) -> None:
     """Two searches a while apart find nothing: the first POST did not create a run."""
     responses.post(BASE + TRIGGER_PATH, status=503)
     responses.get(BASE + RESULTS_PATH, json={"count": 0, "next": None, "results": []})
@@ -91,13 +116,17 @@ def test_trigger_when_run_appears_on_second_look_adopts_it(make_settings, clock,
     """A run that was still being created at the first look is found at the second."""
     responses.post(BASE + TRIGGER_PATH, body=requests.ReadTimeout("slow"))
     responses.get(BASE + RESULTS_PATH, json={"count": 0, "next": None, "results": []})
-    responses.get(BASE + RESULTS_PATH, json={"count": 1, "next": None, "results": [{"id": 4, "name": NAME}]})
+    responses.get(
+        BASE + RESULTS_PATH, json={"count": 1, "next": None, "results": [{"id": 4, "name": NAME}]}
+    )
     assert start(make_settings(api_url=BASE), clock, backoff).id == 4
     assert posts() == 1
 
 
 @responses.activate
-def test_trigger_when_search_cannot_decide_stops_and_names_the_result(make_settings, clock, backoff) -> None:
+def test_trigger_when_search_cannot_decide_stops_and_names_the_result(
+    make_settings, clock, backoff
+) -> None:
     """If the lookup keeps failing, stop (exit 3) and tell which name to look for."""
     responses.post(BASE + TRIGGER_PATH, status=502)
     responses.get(BASE + RESULTS_PATH, status=503)
@@ -108,7 +137,9 @@ def test_trigger_when_search_cannot_decide_stops_and_names_the_result(make_setti
 
 
 @responses.activate
-def test_trigger_when_every_attempt_fails_ambiguously_gives_up_bounded(make_settings, clock, backoff) -> None:
+def test_trigger_when_every_attempt_fails_ambiguously_gives_up_bounded(
+    make_settings, clock, backoff
+) -> None:
     """Repeated ambiguous failures send at most three POSTs."""
     responses.post(BASE + TRIGGER_PATH, status=503)
     responses.get(BASE + RESULTS_PATH, json={"count": 0, "next": None, "results": []})
@@ -118,16 +149,29 @@ def test_trigger_when_every_attempt_fails_ambiguously_gives_up_bounded(make_sett
 
 
 @responses.activate
-def test_trigger_when_several_results_share_the_name_adopts_the_first(make_settings, clock, backoff) -> None:
+def test_trigger_when_several_results_share_the_name_adopts_the_first(
+    make_settings, clock, backoff
+) -> None:
     responses.post(BASE + TRIGGER_PATH, status=504)
-    responses.get(BASE + RESULTS_PATH, json={"count": 2, "next": None, "results": [{"id": 12, "name": NAME}, {"id": 11, "name": NAME}]})
+    responses.get(
+        BASE + RESULTS_PATH,
+        json={
+            "count": 2,
+            "next": None,
+            "results": [{"id": 12, "name": NAME}, {"id": 11, "name": NAME}],
+        },
+    )
     assert start(make_settings(api_url=BASE), clock, backoff).id == 11
 
 
 @responses.activate
 def test_trigger_when_refused_with_400_is_not_retried(make_settings, clock, backoff) -> None:
     """A 400 is the request's fault: no retry, no search."""
-    responses.post(BASE + TRIGGER_PATH, status=400, json={"scenarios": ['Invalid pk "999" - object does not exist.']})
+    responses.post(
+        BASE + TRIGGER_PATH,
+        status=400,
+        json={"scenarios": ['Invalid pk "999" - object does not exist.']},
+    )
     with pytest.raises(RequestRejected, match="999"):
         start(make_settings(api_url=BASE), clock, backoff)
     assert len(responses.calls) == 1
@@ -142,11 +186,15 @@ def test_trigger_body_when_sent_is_the_run_request(make_settings, clock, backoff
 
 
 @responses.activate
-def test_trigger_when_connection_refused_retries_without_searching(make_settings, clock, backoff) -> None:
+def test_trigger_when_connection_refused_retries_without_searching(
+    make_settings, clock, backoff
+) -> None:
     """A refused connection provably sent nothing: the POST is repeated at once, no lookup."""
     from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-    refused = requests.ConnectionError(MaxRetryError(None, TRIGGER_PATH, NewConnectionError(None, "Connection refused")))
+    refused = requests.ConnectionError(
+        MaxRetryError(None, TRIGGER_PATH, NewConnectionError(None, "Connection refused"))
+    )
     responses.post(BASE + TRIGGER_PATH, body=refused)
     responses.post(BASE + TRIGGER_PATH, json={"id": 3, "runs": []})
     assert start(make_settings(api_url=BASE), clock, backoff).id == 3

@@ -34,7 +34,10 @@ def test_judge_when_no_runs_fails() -> None:
 
 def test_judge_when_run_completed_without_success_flag_counts_as_failed() -> None:
     """A pass needs status completed and success true; success null is not a pass."""
-    v = judge(result([run(1, success=None), run(2, status="timeout", success=True)]), Policy(pass_threshold=0.01))
+    v = judge(
+        result([run(1, success=None), run(2, status="timeout", success=True)]),
+        Policy(pass_threshold=0.01),
+    )
     assert v.passed_runs == 0
 
 
@@ -51,20 +54,30 @@ def test_judge_when_frequency_above_one_marks_scenarios_passed_failed_or_flaky()
     states = {s.scenario_id: (s.state, s.passed, s.total) for s in v.scenarios}
     assert states == {101: ("passed", 3, 3), 102: ("failed", 0, 3), 103: ("flaky", 2, 3)}
     assert [s.scenario_id for s in v.scenarios] == [102, 103, 101]  # failures first
-    assert [s.scenario_id for s in v.failed_scenarios] == [102] and [s.scenario_id for s in v.flaky_scenarios] == [103]
+    assert [s.scenario_id for s in v.failed_scenarios] == [102] and [
+        s.scenario_id for s in v.flaky_scenarios
+    ] == [103]
 
 
 def test_judge_when_scenario_threshold_set_every_scenario_must_reach_it() -> None:
     """90% overall may pass while one scenario at 2/3 fails a 100% per-scenario rule."""
-    v = judge(result(runs_for({101: "ppp", 102: "ppp", 103: "ppf", 104: "ppp"})), Policy(pass_threshold=90, scenario_pass_threshold=100))
+    v = judge(
+        result(runs_for({101: "ppp", 102: "ppp", 103: "ppf", 104: "ppp"})),
+        Policy(pass_threshold=90, scenario_pass_threshold=100),
+    )
     assert [r.passed for r in v.rules] == [True, False]
-    assert not v.gate_passed and "Scenario 103 2/3" in v.decided_by and "per-scenario" in v.decided_by
+    assert (
+        not v.gate_passed and "Scenario 103 2/3" in v.decided_by and "per-scenario" in v.decided_by
+    )
     assert [s.scenario_id for s in v.failed_scenarios] == [103]
 
 
 def test_judge_when_scenario_threshold_met_passes() -> None:
     """66% lets 2 of 3 through."""
-    assert judge(result(runs_for({101: "ppf", 102: "ppp"})), Policy(pass_threshold=80, scenario_pass_threshold=66)).gate_passed
+    assert judge(
+        result(runs_for({101: "ppf", 102: "ppp"})),
+        Policy(pass_threshold=80, scenario_pass_threshold=66),
+    ).gate_passed
 
 
 def test_judge_when_run_errored_before_the_conversation_is_an_infrastructure_failure() -> None:
@@ -116,8 +129,17 @@ def test_judge_when_personalities_vary_groups_by_them() -> None:
 
 def test_judge_when_interrupted_fails_with_that_outcome() -> None:
     """A timeout keeps what was known but never passes the gate."""
-    v = judge(result(runs_for({101: "pp"}), status="running"), Policy(), interruption=(Outcome.TIMEOUT, "timed out"))
-    assert not v.gate_passed and v.outcome == Outcome.TIMEOUT and v.passed_runs == 2 and v.decided_by == "timed out"
+    v = judge(
+        result(runs_for({101: "pp"}), status="running"),
+        Policy(),
+        interruption=(Outcome.TIMEOUT, "timed out"),
+    )
+    assert (
+        not v.gate_passed
+        and v.outcome == Outcome.TIMEOUT
+        and v.passed_runs == 2
+        and v.decided_by == "timed out"
+    )
 
 
 def test_judge_when_no_result_is_known_reports_the_id() -> None:
@@ -129,8 +151,18 @@ def test_metrics_summary_when_binary_and_numeric_counts_failures_and_median() ->
     """Binary metrics count failed runs; numeric ones give p50."""
     latency = lambda ms: {"name": "Latency", "type": "numeric", "score": ms}  # noqa: E731
     runs = [
-        run(1, evaluation={"metrics": [latency(100), {"name": "Greeting", "type": "binary", "score": 5}]}),
-        run(2, evaluation={"metrics": [latency(300), {"name": "Greeting", "type": "binary", "score": 0}]}),
+        run(
+            1,
+            evaluation={
+                "metrics": [latency(100), {"name": "Greeting", "type": "binary", "score": 5}]
+            },
+        ),
+        run(
+            2,
+            evaluation={
+                "metrics": [latency(300), {"name": "Greeting", "type": "binary", "score": 0}]
+            },
+        ),
         run(3, evaluation={"metrics": [latency(200)]}),
     ]
     metrics = {m.name: m for m in judge(result(runs), Policy()).metrics}

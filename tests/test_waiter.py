@@ -11,9 +11,9 @@ from pydantic import SecretStr
 
 from cekura_ci.client import RESULTS_PATH, CekuraClient, make_session
 from cekura_ci.errors import GaveUp, RequestRejected, WaitTimedOut
+from cekura_ci.models import Result
 from cekura_ci.timing import Backoff
 from cekura_ci.waiter import Waiter, progress_line
-from cekura_ci.models import Result
 from tests.conftest import FakeClock
 
 BASE = "https://api.cekura.test"
@@ -31,7 +31,9 @@ def status(name: str, runs: dict | None = None) -> dict:
 
 
 @responses.activate
-def test_wait_when_statuses_move_to_completed_polls_every_interval(clock: FakeClock, backoff: Backoff) -> None:
+def test_wait_when_statuses_move_to_completed_polls_every_interval(
+    clock: FakeClock, backoff: Backoff
+) -> None:
     """Each poll prints one progress line; the wait ends at the first terminal status."""
     for name in ("in_queue", "scaling_up", "running", "evaluating", "completed"):
         responses.get(URL, json=status(name))
@@ -39,7 +41,13 @@ def test_wait_when_statuses_move_to_completed_polls_every_interval(clock: FakeCl
     result = waiter(clock, backoff, lines).wait(77)
     assert result.status == "completed"
     assert clock.sleeps == [10.0] * 4
-    assert [line.split("] ")[1].split(" ·")[0] for line in lines] == ["in_queue", "scaling_up", "running", "evaluating", "completed"]
+    assert [line.split("] ")[1].split(" ·")[0] for line in lines] == [
+        "in_queue",
+        "scaling_up",
+        "running",
+        "evaluating",
+        "completed",
+    ]
 
 
 @responses.activate
@@ -52,7 +60,9 @@ def test_wait_when_status_is_unknown_keeps_waiting(clock: FakeClock, backoff: Ba
 
 
 @responses.activate
-def test_wait_when_faults_pass_retries_and_says_so(clock: FakeClock, backoff: Backoff, caplog: pytest.LogCaptureFixture) -> None:
+def test_wait_when_faults_pass_retries_and_says_so(
+    clock: FakeClock, backoff: Backoff, caplog: pytest.LogCaptureFixture
+) -> None:
     """Connection errors, timeouts, 408, 429, 5xx, HTML and cut-off bodies are ridden out."""
     responses.get(URL, body=requests.ConnectionError("reset"))
     responses.get(URL, body=requests.ReadTimeout("slow"))
@@ -81,7 +91,9 @@ def test_wait_when_api_stays_down_past_budget_gives_up(clock: FakeClock, backoff
 
 
 @responses.activate
-def test_wait_when_failures_are_not_consecutive_the_budget_resets(clock: FakeClock, backoff: Backoff) -> None:
+def test_wait_when_failures_are_not_consecutive_the_budget_resets(
+    clock: FakeClock, backoff: Backoff
+) -> None:
     """A good answer between failures starts the outage clock over."""
     for _ in range(6):
         responses.get(URL, status=503)
@@ -92,7 +104,9 @@ def test_wait_when_failures_are_not_consecutive_the_budget_resets(clock: FakeClo
 
 
 @responses.activate
-def test_wait_when_result_never_finishes_times_out_with_last_result(clock: FakeClock, backoff: Backoff) -> None:
+def test_wait_when_result_never_finishes_times_out_with_last_result(
+    clock: FakeClock, backoff: Backoff
+) -> None:
     """Past `timeout` the wait ends; the last result is kept for the report."""
     responses.get(URL, json=status("running"))
     w = waiter(clock, backoff, [], timeout=35)
@@ -115,7 +129,12 @@ def test_progress_line_when_runs_are_mixed_counts_them() -> None:
     result = Result.model_validate(
         status(
             "running",
-            {"1": {"status": "completed", "success": True}, "2": {"status": "failed"}, "3": {"status": "running"}, "4": {}},
+            {
+                "1": {"status": "completed", "success": True},
+                "2": {"status": "failed"},
+                "3": {"status": "running"},
+                "4": {},
+            },
         )
     )
     assert progress_line(result, 130) == "[2m10s] running · 2/4 runs done · 1 passed · 1 failed"

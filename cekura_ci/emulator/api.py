@@ -27,7 +27,11 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(rf"^{API}/results/$"), "results"),
     ("GET", re.compile(rf"^{API}/results/(?P<id>[^/]+)/$"), "result"),
     ("POST", re.compile(rf"^{API}/results/(?P<id>[^/]+)/end_calls/$"), "end_calls"),
-    ("POST", re.compile(rf"^{API}/results/(?P<id>[^/]+)/create_shareable_link_token/$"), "share_link"),
+    (
+        "POST",
+        re.compile(rf"^{API}/results/(?P<id>[^/]+)/create_shareable_link_token/$"),
+        "share_link",
+    ),
     ("GET", re.compile(rf"^{API}/scenarios/$"), "scenarios"),
     ("GET", re.compile(rf"^{API}/scenarios/(?P<id>[^/]+)/$"), "scenario"),
     ("GET", re.compile(rf"^{API}/aiagents/(?P<id>[^/]+)/$"), "agent"),
@@ -117,7 +121,10 @@ def drf_errors(exc: ValidationError) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     for err in exc.errors():
         name = str(err["loc"][0]) if err["loc"] else "non_field_errors"
-        ctx = {"kind": type(err.get("input")).__name__, **{k: v for k, v in (err.get("ctx") or {}).items()}}
+        ctx = {
+            "kind": type(err.get("input")).__name__,
+            **{k: v for k, v in (err.get("ctx") or {}).items()},
+        }
         template = _DRF_MESSAGES.get(err["type"], err["msg"])
         try:
             message = template.format(**ctx)
@@ -158,7 +165,7 @@ def _iso(moment: dt.datetime) -> str:
 
 
 def _mmss(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
+    minutes, secs = divmod(round(seconds), 60)
     return f"{minutes:02d}:{secs:02d}"
 
 
@@ -180,10 +187,14 @@ class EmulatedCekura:
 
     # --- entry point ------------------------------------------------------------------------
 
-    def handle(self, method: str, target: str, headers: dict[str, str], raw_body: bytes, base_url: str) -> Reply:
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], raw_body: bytes, base_url: str
+    ) -> Reply:
         path, _, query_text = target.partition("?")
         query = parse_qs(query_text, keep_blank_values=True)
-        if path == "/_emulator/requests" and method == "GET":  # for tests that run us out of process
+        if (
+            path == "/_emulator/requests" and method == "GET"
+        ):  # for tests that run us out of process
             with self._lock:
                 return json_reply(200, [asdict(entry) for entry in self.requests])
         endpoint, params = self._route(method, path)
@@ -233,10 +244,16 @@ class EmulatedCekura:
         if fault and fault.kind == "drop":
             return Reply(0, action="drop")
         if fault and fault.kind == "status":
-            extra = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-            return json_reply(fault.status, {"detail": f"Emulated fault: HTTP {fault.status}."}, **extra)
+            extra = (
+                {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            )
+            return json_reply(
+                fault.status, {"detail": f"Emulated fault: HTTP {fault.status}."}, **extra
+            )
         if fault and fault.kind == "html":
-            return Reply(fault.status if fault.status < 300 else 200, MAINTENANCE_PAGE.encode(), "text/html")
+            return Reply(
+                fault.status if fault.status < 300 else 200, MAINTENANCE_PAGE.encode(), "text/html"
+            )
         if endpoint is None:
             return json_reply(404, {"detail": "Not found."})
         if "x-cekura-api-key" not in headers:
@@ -266,7 +283,10 @@ class EmulatedCekura:
             return json_reply(400, {"scenarios": ["This list may not be empty."]})
         missing = [s.scenario for s in request.scenarios if self.world.scenario(s.scenario) is None]
         if missing:
-            return json_reply(400, {"scenarios": [f'Invalid pk "{pk}" - object does not exist.' for pk in missing]})
+            return json_reply(
+                400,
+                {"scenarios": [f'Invalid pk "{pk}" - object does not exist.' for pk in missing]},
+            )
         specs = [self.world.scenario(s.scenario) for s in request.scenarios]
         agent_id = request.agent if request.agent is not None else specs[0].agent
         if self.world.agent(agent_id) is None:
@@ -274,9 +294,13 @@ class EmulatedCekura:
         result = self._create(request, agent_id, [s for s in specs if s is not None])
         return json_reply(200, self._trigger_answer(result))
 
-    def _create(self, request: RunLivekitIn, agent_id: int, specs: list[ScenarioSpec]) -> EmulatedResult:
+    def _create(
+        self, request: RunLivekitIn, agent_id: int, specs: list[ScenarioSpec]
+    ) -> EmulatedResult:
         timing = self.world.timing
-        concurrency = min(request.concurrency_limit or self.world.concurrency, self.world.concurrency)
+        concurrency = min(
+            request.concurrency_limit or self.world.concurrency, self.world.concurrency
+        )
         now = self.now()
         slot_free = [now + timing.in_queue + timing.scaling_up] * max(1, concurrency)
         runs = []
@@ -286,7 +310,11 @@ class EmulatedCekura:
                 starts = slot_free[slot]
                 ends = starts + spec.duration
                 slot_free[slot] = ends
-                runs.append(EmulatedRun(self._next_run_id, spec, repetition, starts, ends, ends + timing.evaluating))
+                runs.append(
+                    EmulatedRun(
+                        self._next_run_id, spec, repetition, starts, ends, ends + timing.evaluating
+                    )
+                )
                 self._next_run_id += 1
         result = EmulatedResult(
             id=self._next_result_id,
@@ -306,7 +334,11 @@ class EmulatedCekura:
             result = self.results.get(int(params["id"]))
         except ValueError:
             result = None
-        return result if result is not None else json_reply(404, {"detail": "No Result matches the given query."})
+        return (
+            result
+            if result is not None
+            else json_reply(404, {"detail": "No Result matches the given query."})
+        )
 
     def _result(self, params: dict[str, str], **_: Any) -> Reply:
         found = self._lookup(params)
@@ -324,7 +356,9 @@ class EmulatedCekura:
         if error:
             return error
         chunk = rows[(page - 1) * size : page * size]
-        return json_reply(200, _page(rows, chunk, page, size, query, base_url + f"{API}/results/", self._list_row))
+        return json_reply(
+            200, _page(rows, chunk, page, size, query, base_url + f"{API}/results/", self._list_row)
+        )
 
     def _end_calls(self, params: dict[str, str], **_: Any) -> Reply:
         found = self._lookup(params)
@@ -348,7 +382,9 @@ class EmulatedCekura:
             return json_reply(400, {"expire_at": ["Datetime has wrong format."]})
         token = secrets.token_urlsafe(16)
         found.share_tokens.append(token)
-        return json_reply(200, {"token": token, "shareable_link": f"https://dashboard.cekura.ai/share/{token}"})
+        return json_reply(
+            200, {"token": token, "shareable_link": f"https://dashboard.cekura.ai/share/{token}"}
+        )
 
     def _scenarios(self, query: dict[str, list[str]], base_url: str, **_: Any) -> Reply:
         rows = list(self.world.scenarios)
@@ -370,7 +406,18 @@ class EmulatedCekura:
         if error:
             return error
         chunk = rows[(page - 1) * size : page * size]
-        return json_reply(200, _page(rows, chunk, page, size, query, base_url + f"{API}/scenarios/", self._scenario_list_row))
+        return json_reply(
+            200,
+            _page(
+                rows,
+                chunk,
+                page,
+                size,
+                query,
+                base_url + f"{API}/scenarios/",
+                self._scenario_list_row,
+            ),
+        )
 
     def _scenario(self, params: dict[str, str], **_: Any) -> Reply:
         spec = self.world.scenario(int(params["id"])) if params["id"].isdigit() else None
@@ -382,14 +429,25 @@ class EmulatedCekura:
         agent = self.world.agent(int(params["id"])) if params["id"].isdigit() else None
         if agent is None:
             return json_reply(404, {"detail": "No AIAgent matches the given query."})
-        return json_reply(200, {**agent.model_dump(), "assistant_provider": "livekit", "livekit_api_key_configured": "true"})
+        return json_reply(
+            200,
+            {
+                **agent.model_dump(),
+                "assistant_provider": "livekit",
+                "livekit_api_key_configured": "true",
+            },
+        )
 
     # --- answers ------------------------------------------------------------------------------
 
     def _run_state(self, result: EmulatedResult, run: EmulatedRun) -> dict[str, Any]:
         """A run as the detail shows it at this emulated moment."""
         now = self.now()
-        ended = result.ended_at is not None and result.ended_at < run.evaluated and now >= result.ended_at
+        ended = (
+            result.ended_at is not None
+            and result.ended_at < run.evaluated
+            and now >= result.ended_at
+        )
         state: dict[str, Any] = {
             "id": run.id,
             "scenario": run.scenario.id,
@@ -421,7 +479,9 @@ class EmulatedCekura:
         state.update(
             executed_at=result.created_at,
             duration=_mmss(run.scenario.duration),
-            transcript="\n".join(f"[00:{i:02d}] {t['role']}: {t['content']}" for i, t in enumerate(conversation)),
+            transcript="\n".join(
+                f"[00:{i:02d}] {t['role']}: {t['content']}" for i, t in enumerate(conversation)
+            ),
             transcript_object=conversation,
         )
         if now < run.evaluated:
@@ -476,7 +536,10 @@ class EmulatedCekura:
             "is_cronjob": "false",
             "runs": {str(r["id"]): r for r in runs},
             # The schema's oneOf [{}, null] rejects null (it matches both), so always an object.
-            "overall_evaluation": {"success_rate": round(100 * len(success) / len(runs), 2) if runs else 0.0, "metric_summary": {}},
+            "overall_evaluation": {
+                "success_rate": round(100 * len(success) / len(runs), 2) if runs else 0.0,
+                "metric_summary": {},
+            },
             "total_duration": _mmss(total_seconds),
             "total_runs_count": str(len(runs)),
             "completed_runs_count": str(len(done)),
@@ -486,8 +549,16 @@ class EmulatedCekura:
             "not_connected_runs": json.dumps(not_connected),
             "failed_infrastructure_runs": json.dumps(not_connected),
             "successful_calls": json.dumps([r["id"] for r in success]),
-            "scenarios": json.dumps([{"id": s.id, "name": s.name} for s in {r.scenario.id: r.scenario for r in result.runs}.values()]),
-            "run_settings": {"frequency": max(r.repetition for r in result.runs), **result.settings},
+            "scenarios": json.dumps(
+                [
+                    {"id": s.id, "name": s.name}
+                    for s in {r.scenario.id: r.scenario for r in result.runs}.values()
+                ]
+            ),
+            "run_settings": {
+                "frequency": max(r.repetition for r in result.runs),
+                **result.settings,
+            },
             "created_at": result.created_at,
             "updated_at": _iso(dt.datetime.now(dt.timezone.utc)),
         }
@@ -567,7 +638,13 @@ def _paging(query: dict[str, list[str]]) -> tuple[int, int, Reply | None]:
 
 
 def _page(
-    rows: list[Any], chunk: list[Any], page: int, size: int, query: dict[str, list[str]], url: str, render: Callable[[Any], dict[str, Any]]
+    rows: list[Any],
+    chunk: list[Any],
+    page: int,
+    size: int,
+    query: dict[str, list[str]],
+    url: str,
+    render: Callable[[Any], dict[str, Any]],
 ) -> dict[str, Any]:
     if page > 1 and not chunk:
         return {"count": len(rows), "next": None, "previous": None, "results": []}
@@ -600,7 +677,13 @@ def _conversation(spec: ScenarioSpec, outcome: str) -> list[dict[str, Any]]:
         ("Testing Agent", "No, that's all. Bye."),
     ]
     return [
-        {"role": role, "content": text, "timestamp": float(i * 4), "normalized_content": text.lower(), "comparison_spans": []}
+        {
+            "role": role,
+            "content": text,
+            "timestamp": float(i * 4),
+            "normalized_content": text.lower(),
+            "comparison_spans": [],
+        }
         for i, (role, text) in enumerate(turns)
     ]
 

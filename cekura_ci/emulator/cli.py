@@ -52,7 +52,10 @@ def demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     cancel = CancelToken()
     cancel.install()
     with running(world) as server:
-        print(f"Local Cekura stand-in on {server.url}: {len(scenario_ids)} scenarios × 3 repetitions.\n", flush=True)
+        print(
+            f"Local Cekura stand-in on {server.url}: {len(scenario_ids)} scenarios × 3 repetitions.\n",
+            flush=True,
+        )
         raw = {
             "api_key": world.api_key,
             "agent_id": str(agent),
@@ -64,10 +67,18 @@ def demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             "summary_file": args.summary_file,
             "name": "cekura-ci demo",
         }
-        code = guarded(github, args.summary_file, lambda: build_gate(load_settings(raw, {}), github, cancel).run())
+        code = guarded(
+            github,
+            args.summary_file,
+            lambda: build_gate(load_settings(raw, {}), github, cancel).run(),
+        )
     cancel.release()
     if code in (ExitCode.PASSED, ExitCode.GATE_FAILED):
-        word = "passed" if code == ExitCode.PASSED else "failed (the demo world has a regression on purpose)"
+        word = (
+            "passed"
+            if code == ExitCode.PASSED
+            else "failed (the demo world has a regression on purpose)"
+        )
         print(f"\nDemo done: the gate {word}; in CI this step would exit {code}.")
         print(f"Open {args.summary_file} to read the job summary it wrote.")
         return code if args.exit_code else 0

@@ -38,8 +38,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items()}
-        host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
-        reply = self.server.emulator.handle(self.command, self.path, headers, body, f"http://{host}")
+        host = (
+            self.headers.get("Host")
+            or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        )
+        reply = self.server.emulator.handle(
+            self.command, self.path, headers, body, f"http://{host}"
+        )
         if reply.action == "drop":
             self.close_connection = True
             with contextlib.suppress(OSError):
@@ -56,7 +61,7 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):  # the client may have given up waiting
             self.wfile.write(reply.body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         return  # requests are in the request log; stderr stays quiet
 
 
@@ -70,7 +75,11 @@ class EmulatorServer:
     """A running stand-in: `url` to point clients at, `requests` to assert on."""
 
     def __init__(
-        self, world: World, host: str = "127.0.0.1", port: int = 0, clock: Callable[[], float] = time.monotonic
+        self,
+        world: World,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.emulator = EmulatedCekura(world, clock)
         self._server = _Server((host, port), _Handler)
@@ -94,7 +103,9 @@ class EmulatorServer:
         self._server.serve_forever(poll_interval=0.2)
 
     def start(self) -> EmulatorServer:
-        self._thread = threading.Thread(target=self.serve_forever, name="cekura-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="cekura-emulator", daemon=True
+        )
         self._thread.start()
         return self
 

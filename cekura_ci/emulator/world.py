@@ -11,7 +11,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 RunOutcome = Literal["pass", "fail", "error"]
 Endpoint = Literal[
-    "trigger", "result", "results", "end_calls", "share_link", "scenarios", "scenario", "agent", "any"
+    "trigger",
+    "result",
+    "results",
+    "end_calls",
+    "share_link",
+    "scenarios",
+    "scenario",
+    "agent",
+    "any",
 ]
 FaultKind = Literal["status", "html", "truncated", "drop", "drop_after", "slow"]
 
@@ -99,7 +107,9 @@ def load_world(path: str | Path) -> World:
         try:
             import yaml
         except ImportError:  # pragma: no cover - depends on the environment
-            raise SystemExit("YAML world files need PyYAML: pip install 'cekura-ci[yaml]'") from None
+            raise SystemExit(
+                "YAML world files need PyYAML: pip install 'cekura-ci[yaml]'"
+            ) from None
         data = yaml.safe_load(text)
     else:
         data = json.loads(text)
@@ -107,5 +117,9 @@ def load_world(path: str | Path) -> World:
 
 
 def demo_world() -> World:
-    text = resources.files("cekura_ci.emulator").joinpath("demo-world.json").read_text(encoding="utf-8")
+    text = (
+        resources.files("cekura_ci.emulator")
+        .joinpath("demo-world.json")
+        .read_text(encoding="utf-8")
+    )
     return World.model_validate_json(text)

@@ -29,7 +29,10 @@ def _details(run: RunVerdict) -> str:
     lines = []
     if run.error_message:
         lines.append(f"Error: {run.error_message}")
-    lines += [f"Failed metric: {m.name}" + (f" — {' '.join(m.explanation)}" if m.explanation else "") for m in run.failed_metrics]
+    lines += [
+        f"Failed metric: {m.name}" + (f" — {' '.join(m.explanation)}" if m.explanation else "")
+        for m in run.failed_metrics
+    ]
     lines += [f"Expected outcome not met: {line}" for line in run.failed_expectations]
     if run.transcript_tail:
         lines.append("End of the call:")
@@ -58,8 +61,15 @@ def render_junit(verdict: Verdict) -> str:
     failures = sum(1 for c in cases if c.find("failure") is not None)
     errors = sum(1 for c in cases if c.find("error") is not None)
     time = f"{sum(float(c.get('time', 0)) for c in cases):.3f}"
-    name = f"Cekura result {verdict.result_id}" + (f": {verdict.result_name}" if verdict.result_name else "")
-    counts = {"tests": str(len(cases)), "failures": str(failures), "errors": str(errors), "time": time}
+    name = f"Cekura result {verdict.result_id}" + (
+        f": {verdict.result_name}" if verdict.result_name else ""
+    )
+    counts = {
+        "tests": str(len(cases)),
+        "failures": str(failures),
+        "errors": str(errors),
+        "time": time,
+    }
     root = ET.Element("testsuites", name="cekura-ci", **counts)
     suite = ET.SubElement(root, "testsuite", name=_xml_text(name), skipped="0", **counts)
     properties = ET.SubElement(suite, "properties")

@@ -48,7 +48,9 @@ def _render(verdict: Verdict, detail: Detail) -> str:
     if not detail.transcripts and any(r.transcript_tail for r in failed[: full.failed_runs]):
         omitted.append("call transcripts")
     if len(shown_failed) < len(failed[: full.failed_runs]):
-        omitted.append(f"details of {len(failed[: full.failed_runs]) - len(shown_failed)} failing runs")
+        omitted.append(
+            f"details of {len(failed[: full.failed_runs]) - len(shown_failed)} failing runs"
+        )
     if len(shown) < len(scenarios):
         omitted.append(f"{len(scenarios) - len(shown)} scenario rows")
     if not detail.metrics and verdict.metrics:
@@ -76,7 +78,9 @@ def render_summary(verdict: Verdict, limit: int = SUMMARY_LIMIT_BYTES) -> str:
 
 
 def render_error(message: str, *, result_id: int | None = None, hint: str | None = None) -> str:
-    return render("error.md.j2", message=message, result_id=result_id, hint=hint, version=__version__)
+    return render(
+        "error.md.j2", message=message, result_id=result_id, hint=hint, version=__version__
+    )
 
 
 def render_console(verdict: Verdict) -> str:

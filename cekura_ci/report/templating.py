@@ -6,7 +6,6 @@ HTML nor break a table, a heading or a link. Values that are already safe are `M
 
 from __future__ import annotations
 
-import html
 import re
 from functools import cache
 
@@ -30,7 +29,9 @@ def markdown_text(value: object, limit: int | None = None) -> Markup:
 def html_text(value: object, limit: int | None = None) -> Markup:
     """For text inside HTML elements such as `<summary>`: HTML escaped, and Markdown's special
     characters as character references, literal whether or not the renderer reads Markdown there."""
-    return Markup(_HTML_OR_MARKDOWN_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", one_line(value, limit)))
+    return Markup(
+        _HTML_OR_MARKDOWN_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", one_line(value, limit))
+    )
 
 
 def percent(value: float | None) -> Markup:
