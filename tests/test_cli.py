@@ -1,0 +1,117 @@
+"""The action's and the CLI's front door: bad input is refused before anything is sent."""
+
+from __future__ import annotations
+
+import io
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import responses
+
+from cekura_ci import cli
+from tests.conftest import read_outputs
+from tests.test_entrypoint import action_env
+from tests.test_settings import BAD_INPUTS
+
+
+@pytest.fixture(autouse=True)
+def restore_signals() -> Iterator[None]:
+    """The entry points take over SIGINT/SIGTERM; give them back to pytest afterwards."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+@responses.activate  # with nothing registered, any request would fail the test loudly
+@pytest.mark.parametrize(
+    ("name", "value"), [*BAD_INPUTS, ("api_key", ""), ("api_key", "two words")]
+)
+def test_action_when_an_input_is_malformed_exits_2_naming_it_and_sends_nothing(
+    workspace: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    value: str,
+) -> None:
+    inputs = {"api_key": "k-123", "agent_id": "42", "scenario_ids": "101", name: value}
+    env = action_env(workspace, **inputs)
+    assert cli.action_main(env) == 2
+    assert len(responses.calls) == 0
+    out = capsys.readouterr().out
+    [line] = [line for line in out.splitlines() if line.startswith("::error")]
+    assert line.startswith(f"::error title=Cekura gate::Invalid input '{name}'")
+    assert "Traceback" not in out
+    outputs = read_outputs(workspace / "github_output")
+    assert outputs["outcome"] == "error" and outputs["passed"] == "false"
+    assert "could not run" in (workspace / "step_summary.md").read_text()
+
+
+def test_cli_when_flag_is_malformed_exits_2_outside_github(
+    workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(
+        [
+            "run",
+            "--api-key",
+            "k-cli-test-0042",
+            "--agent-id",
+            "42",
+            "--scenario-ids",
+            "1",
+            "--frequency",
+            "0",
+        ],
+        environ={},
+    )
+    assert code == 2
+    out = capsys.readouterr().out
+    assert (
+        "error: Cekura gate: Invalid input 'frequency': got '0'; expected a whole number from 1 to 100."
+        in out
+    )
+    assert "::" not in out
+
+
+def test_cli_when_env_and_flags_both_given_flags_win(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = {}
+
+    def fake_gate(settings, github, cancel):
+        seen["settings"] = settings
+
+        class Gate:
+            def run(self):
+                return 0
+
+        return Gate()
+
+    monkeypatch.setattr(cli, "build_gate", fake_gate)
+    env = {
+        "CEKURA_API_KEY": "k",
+        "CEKURA_AGENT_ID": "7",
+        "CEKURA_SCENARIO_IDS": "1,2",
+        "CEKURA_FREQUENCY": "2",
+    }
+    assert cli.main(["run", "--frequency", "3"], environ=env) == 0
+    settings = seen["settings"]
+    assert (settings.agent_id, settings.scenario_ids, settings.frequency) == (7, (1, 2), 3)
+    assert settings.name.startswith("cekura-ci local ")
+
+
+def test_guarded_when_a_bug_escapes_exits_3_and_says_to_report_it(workspace: Path) -> None:
+    from cekura_ci.github import GitHub
+
+    stream = io.StringIO()
+
+    def broken():
+        raise KeyError("boom")
+
+    assert cli.guarded(GitHub({}, stream), None, broken) == 3
+    assert (
+        "Unexpected error in cekura-ci" in stream.getvalue()
+        and "Please report it" in stream.getvalue()
+    )
