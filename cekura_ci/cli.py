@@ -79,7 +79,7 @@ def guarded(github: GitHub, summary_file: str | None, body: Callable[[], ExitCod
     if summary_file:
         try:
             github.set_output("summary_file", github.write_file(summary_file, summary))
-        except OSError as err:
+        except (OSError, ValueError) as err:
             log.warning("Could not write %s: %s", summary_file, err)
     return int(code)
 

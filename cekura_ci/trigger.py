@@ -8,7 +8,9 @@ undecidable, we stop and say which name to look for.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from cekura_ci.client import CekuraClient
@@ -23,6 +25,20 @@ log = logging.getLogger(__name__)
 SETTLE_SECONDS = 5.0
 #: How many POSTs one step may send at most, however the failures fall.
 MAX_TRIGGER_ATTEMPTS = 3
+#: Clocks disagree: a result created this long before our POST may still be ours.
+CLOCK_SKEW = dt.timedelta(minutes=5)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _created_at(result: Result) -> dt.datetime | None:
+    try:
+        created = dt.datetime.fromisoformat((result.created_at or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return created if created.tzinfo else created.replace(tzinfo=dt.timezone.utc)
 
 
 def run_request(settings: Settings) -> dict[str, Any]:
@@ -46,8 +62,15 @@ def run_request(settings: Settings) -> dict[str, Any]:
     return body
 
 
-def start_run(client: CekuraClient, settings: Settings, clock: Clock, backoff: Backoff) -> Result:
+def start_run(
+    client: CekuraClient,
+    settings: Settings,
+    clock: Clock,
+    backoff: Backoff,
+    wall_clock: Callable[[], dt.datetime] = _utc_now,
+) -> Result:
     body = run_request(settings)
+    first_post = wall_clock()
     for attempt in range(1, MAX_TRIGGER_ATTEMPTS + 1):
         try:
             return ride_out(
@@ -64,7 +87,9 @@ def start_run(client: CekuraClient, settings: Settings, clock: Clock, backoff: B
                 "the run was created before deciding to send it again.",
                 exc,
             )
-            adopted = _find_created_run(client, settings, clock, backoff, cause=str(exc))
+            adopted = _find_created_run(
+                client, settings, clock, backoff, str(exc), since=first_post - CLOCK_SKEW
+            )
             if adopted is not None:
                 return adopted
             if attempt < MAX_TRIGGER_ATTEMPTS:
@@ -76,9 +101,18 @@ def start_run(client: CekuraClient, settings: Settings, clock: Clock, backoff: B
 
 
 def _find_created_run(
-    client: CekuraClient, settings: Settings, clock: Clock, backoff: Backoff, cause: str
+    client: CekuraClient,
+    settings: Settings,
+    clock: Clock,
+    backoff: Backoff,
+    cause: str,
+    since: dt.datetime,
 ) -> Result | None:
-    """The result our POST created, or None once two searches a while apart both find nothing."""
+    """The result our POST created, or None once two searches a while apart both find nothing.
+
+    A result of the same name created well before our first POST is an earlier job's (a `name`
+    given by hand need not be unique) and is never adopted.
+    """
     for _look in range(2):
         clock.sleep(SETTLE_SECONDS)
         try:
@@ -91,6 +125,14 @@ def _find_created_run(
             )
         except (GaveUp, TransientApiError):
             raise AmbiguousTrigger(settings.name, cause) from None
+        older = [r for r in found if (created := _created_at(r)) is not None and created < since]
+        if older:
+            log.info(
+                "Ignoring %d older result(s) named %r from before this job's request.",
+                len(older),
+                settings.name,
+            )
+        found = [r for r in found if r not in older]
         if found:
             found.sort(key=lambda result: result.id)
             if len(found) > 1:

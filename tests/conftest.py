@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,6 +46,16 @@ class FakeClock(Clock):
         for _moment, action in due:
             action()
         self.cancel.check()
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """Entry points configure the package's loggers; give every test the same starting point."""
+    loggers = [logging.getLogger(name) for name in ("cekura_ci", "urllib3")]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    yield
+    for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
 
 
 @pytest.fixture

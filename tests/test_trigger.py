@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 
@@ -199,3 +200,43 @@ def test_trigger_when_connection_refused_retries_without_searching(
     responses.post(BASE + TRIGGER_PATH, json={"id": 3, "runs": []})
     assert start(make_settings(api_url=BASE), clock, backoff).id == 3
     assert posts() == 2 and searched() == []
+
+
+@responses.activate
+def test_trigger_when_an_older_result_has_the_same_name_does_not_adopt_it(
+    make_settings, clock, backoff
+) -> None:
+    """A hand-given name may repeat: yesterday's result of that name is not ours."""
+    responses.post(BASE + TRIGGER_PATH, status=503)
+    responses.get(
+        BASE + RESULTS_PATH,
+        json={
+            "count": 1,
+            "next": None,
+            "results": [{"id": 2, "name": NAME, "created_at": "2026-11-27T03:00:00Z"}],
+        },
+    )
+    responses.post(BASE + TRIGGER_PATH, json={"id": 9, "runs": []})
+    client = CekuraClient(BASE, make_session(make_settings().api_key))
+    now = lambda: dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.timezone.utc)  # noqa: E731
+    assert start_run(client, make_settings(api_url=BASE), clock, backoff, wall_clock=now).id == 9
+    assert posts() == 2
+
+
+@responses.activate
+def test_trigger_when_the_same_name_was_created_just_now_adopts_it(
+    make_settings, clock, backoff
+) -> None:
+    responses.post(BASE + TRIGGER_PATH, status=503)
+    responses.get(
+        BASE + RESULTS_PATH,
+        json={
+            "count": 1,
+            "next": None,
+            "results": [{"id": 2, "name": NAME, "created_at": "2026-11-28T03:00:04.120Z"}],
+        },
+    )
+    client = CekuraClient(BASE, make_session(make_settings().api_key))
+    now = lambda: dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.timezone.utc)  # noqa: E731
+    assert start_run(client, make_settings(api_url=BASE), clock, backoff, wall_clock=now).id == 2
+    assert posts() == 1
