@@ -21,9 +21,18 @@ BASE = "https://api.cekura.test"
 NAME = "cekura-ci test run"
 
 
-def start(settings: Settings, clock: FakeClock, backoff: Backoff):
+def start(settings: Settings, clock: FakeClock, backoff: Backoff, **kwargs):
     client = CekuraClient(settings.api_url, make_session(settings.api_key))
-    return start_run(client, settings, clock, backoff)
+    return start_run(client, settings, clock, backoff, **kwargs)
+
+
+def page(*results: dict) -> dict:
+    """One page of GET /results/ holding `results`."""
+    return {"count": len(results), "next": None, "results": list(results)}
+
+
+def at_3am() -> dt.datetime:
+    return dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.timezone.utc)
 
 
 def posts() -> int:
@@ -93,7 +102,7 @@ def test_trigger_when_failure_is_ambiguous_and_run_exists_adopts_it(
     responses.post(BASE + TRIGGER_PATH, **failure)
     responses.get(
         BASE + RESULTS_PATH,
-        json={"count": 1, "next": None, "results": [{"id": 31, "name": NAME, "status": "running"}]},
+        json=page({"id": 31, "name": NAME, "status": "running"}),
     )
     assert start(make_settings(api_url=BASE), clock, backoff).id == 31
     assert posts() == 1
@@ -106,7 +115,7 @@ def test_trigger_when_ambiguous_and_provably_absent_sends_again(
 ) -> None:
     """Two searches a while apart find nothing: the first POST did not create a run."""
     responses.post(BASE + TRIGGER_PATH, status=503)
-    responses.get(BASE + RESULTS_PATH, json={"count": 0, "next": None, "results": []})
+    responses.get(BASE + RESULTS_PATH, json=page())
     responses.post(BASE + TRIGGER_PATH, json={"id": 8, "runs": []})
     assert start(make_settings(api_url=BASE), clock, backoff).id == 8
     assert posts() == 2 and len(searched()) == 2
@@ -116,10 +125,8 @@ def test_trigger_when_ambiguous_and_provably_absent_sends_again(
 def test_trigger_when_run_appears_on_second_look_adopts_it(make_settings, clock, backoff) -> None:
     """A run that was still being created at the first look is found at the second."""
     responses.post(BASE + TRIGGER_PATH, body=requests.ReadTimeout("slow"))
-    responses.get(BASE + RESULTS_PATH, json={"count": 0, "next": None, "results": []})
-    responses.get(
-        BASE + RESULTS_PATH, json={"count": 1, "next": None, "results": [{"id": 4, "name": NAME}]}
-    )
+    responses.get(BASE + RESULTS_PATH, json=page())
+    responses.get(BASE + RESULTS_PATH, json=page({"id": 4, "name": NAME}))
     assert start(make_settings(api_url=BASE), clock, backoff).id == 4
     assert posts() == 1
 
@@ -143,7 +150,7 @@ def test_trigger_when_every_attempt_fails_ambiguously_gives_up_bounded(
 ) -> None:
     """Repeated ambiguous failures send at most three POSTs."""
     responses.post(BASE + TRIGGER_PATH, status=503)
-    responses.get(BASE + RESULTS_PATH, json={"count": 0, "next": None, "results": []})
+    responses.get(BASE + RESULTS_PATH, json=page())
     with pytest.raises(GaveUp):
         start(make_settings(api_url=BASE), clock, backoff)
     assert posts() == 3
@@ -156,11 +163,7 @@ def test_trigger_when_several_results_share_the_name_adopts_the_first(
     responses.post(BASE + TRIGGER_PATH, status=504)
     responses.get(
         BASE + RESULTS_PATH,
-        json={
-            "count": 2,
-            "next": None,
-            "results": [{"id": 12, "name": NAME}, {"id": 11, "name": NAME}],
-        },
+        json=page({"id": 12, "name": NAME}, {"id": 11, "name": NAME}),
     )
     assert start(make_settings(api_url=BASE), clock, backoff).id == 11
 
@@ -210,16 +213,10 @@ def test_trigger_when_an_older_result_has_the_same_name_does_not_adopt_it(
     responses.post(BASE + TRIGGER_PATH, status=503)
     responses.get(
         BASE + RESULTS_PATH,
-        json={
-            "count": 1,
-            "next": None,
-            "results": [{"id": 2, "name": NAME, "created_at": "2026-11-27T03:00:00Z"}],
-        },
+        json=page({"id": 2, "name": NAME, "created_at": "2026-11-27T03:00:00Z"}),
     )
     responses.post(BASE + TRIGGER_PATH, json={"id": 9, "runs": []})
-    client = CekuraClient(BASE, make_session(make_settings().api_key))
-    now = lambda: dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.timezone.utc)  # noqa: E731
-    assert start_run(client, make_settings(api_url=BASE), clock, backoff, wall_clock=now).id == 9
+    assert start(make_settings(api_url=BASE), clock, backoff, wall_clock=at_3am).id == 9
     assert posts() == 2
 
 
@@ -230,13 +227,7 @@ def test_trigger_when_the_same_name_was_created_just_now_adopts_it(
     responses.post(BASE + TRIGGER_PATH, status=503)
     responses.get(
         BASE + RESULTS_PATH,
-        json={
-            "count": 1,
-            "next": None,
-            "results": [{"id": 2, "name": NAME, "created_at": "2026-11-28T03:00:04.120Z"}],
-        },
+        json=page({"id": 2, "name": NAME, "created_at": "2026-11-28T03:00:04.120Z"}),
     )
-    client = CekuraClient(BASE, make_session(make_settings().api_key))
-    now = lambda: dt.datetime(2026, 11, 28, 3, 0, tzinfo=dt.timezone.utc)  # noqa: E731
-    assert start_run(client, make_settings(api_url=BASE), clock, backoff, wall_clock=now).id == 2
+    assert start(make_settings(api_url=BASE), clock, backoff, wall_clock=at_3am).id == 2
     assert posts() == 1
