@@ -58,6 +58,14 @@ def entrypoint(workspace: Path, **inputs: str) -> subprocess.Popen[str]:
     )
 
 
+def wait_for_result_id(workspace: Path, limit: float = 30) -> None:
+    """Block until the action has set the result_id output (a real process: real time)."""
+    deadline = time.monotonic() + limit
+    while "result_id" not in read_outputs(workspace / "github_output"):
+        assert time.monotonic() < deadline, "the action never set result_id"
+        time.sleep(0.05)
+
+
 def run_action(workspace: Path, **inputs: str) -> tuple[int, str, dict[str, str], str]:
     process = entrypoint(workspace, **inputs)
     stdout, stderr = process.communicate(timeout=120)
@@ -247,11 +255,7 @@ def test_action_when_cancelled_ends_calls_and_exits_with_the_signal(
     """GitHub sends SIGINT then SIGTERM: the calls are ended, the summary says so, exit 130/143."""
     server = serve(fast_world([scenario(101, duration=100_000)]))
     process = entrypoint(workspace, **inputs_for(server, scenario_ids="101"))
-    deadline = time.monotonic() + 30
-    while (
-        "result_id" not in read_outputs(workspace / "github_output") and time.monotonic() < deadline
-    ):
-        time.sleep(0.05)
+    wait_for_result_id(workspace)
     time.sleep(0.3)
     for signum in signals:
         process.send_signal(signum)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import read_outputs, scenario
-from tests.test_entrypoint import ROOT, action_env
+from tests.conftest import scenario
+from tests.test_entrypoint import ROOT, action_env, wait_for_result_id
 
 KEY = "ck_live_DISTINCTIVE_7c1f0e9a2b"
 
@@ -38,12 +38,7 @@ def run(workspace: Path, cancel_after: float | None = None, **inputs: str) -> tu
         text=True,
     )
     if cancel_after is not None:
-        deadline = time.monotonic() + 30
-        while (
-            "result_id" not in read_outputs(workspace / "github_output")
-            and time.monotonic() < deadline
-        ):
-            time.sleep(0.05)
+        wait_for_result_id(workspace)
         time.sleep(cancel_after)
         process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=120)
