@@ -192,6 +192,14 @@ def _reason(run: Run, kind: RunKind, metrics: list[FailedMetric], expectations: 
     return f"not successful (status {run.status})"
 
 
+def _scenario_name(run: Run) -> str:
+    name = (run.scenario_name or "").strip()
+    if name:
+        return name
+    # Cekura's own default for a run whose scenario is gone.
+    return f"Scenario {run.scenario}" if run.scenario is not None else "Scenario Deleted"
+
+
 def judge_run(run: Run, repetition: int, infra_ids: set[int]) -> RunVerdict:
     kind = _kind(run, infra_ids)
     metrics = [
@@ -203,7 +211,7 @@ def judge_run(run: Run, repetition: int, infra_ids: set[int]) -> RunVerdict:
     return RunVerdict(
         run_id=run.id,
         scenario_id=run.scenario,
-        scenario_name=(run.scenario_name or "").strip() or f"Scenario {run.scenario}",
+        scenario_name=_scenario_name(run),
         repetition=repetition,
         personality_name=run.personality_name,
         test_profile_name=run.test_profile_name,

@@ -168,3 +168,9 @@ def test_metrics_summary_when_binary_and_numeric_counts_failures_and_median() ->
     metrics = {m.name: m for m in judge(result(runs), Policy()).metrics}
     assert metrics["Greeting"].failed == 1 and metrics["Greeting"].runs == 2
     assert metrics["Latency"].p50 == 200 and metrics["Latency"].failed is None
+
+
+def test_judge_when_run_has_no_scenario_names_it_as_cekura_does() -> None:
+    """A run whose scenario was deleted has neither id nor name: "Scenario Deleted"."""
+    v = judge(result([run(1, scenario=None, name="", scenario_name="")]), Policy())
+    assert v.scenarios[0].scenario_name == "Scenario Deleted"
