@@ -229,3 +229,27 @@ def test_gate_when_flaky_with_frequency_3_warns(gate_for, workspace: Path) -> No
     assert (
         "::warning title=Scenario flaky%3A Scenario 101 [101]::2/3 runs passed" in stream.getvalue()
     )
+
+
+def test_gate_when_cancelled_ends_calls_with_a_short_timeout(
+    gate_for, clock, monkeypatch, workspace: Path
+) -> None:
+    """The runner kills the job seconds after SIGTERM: end_calls may not wait a full request timeout."""
+    gate, _, _ = gate_for(request_timeout=30)
+    seen = []
+    monkeypatch.setattr(
+        gate.client, "end_calls", lambda result_id, timeout=None: seen.append((result_id, timeout))
+    )
+    clock.at(25, lambda: clock.cancel.cancel(signal.SIGINT))
+    assert gate.run() == ExitCode.INTERRUPTED
+    assert seen == [(9001, 5.0)]
+
+
+def test_gate_when_end_calls_fails_still_reports_cancelled(
+    gate_for, clock, workspace: Path
+) -> None:
+    """An error while ending the calls is logged, never lost in a traceback."""
+    gate, _, _ = gate_for(faults=[{"endpoint": "end_calls", "kind": "status", "status": 500}])
+    clock.at(25, lambda: clock.cancel.cancel(signal.SIGTERM))
+    assert gate.run() == ExitCode.TERMINATED
+    assert read_outputs(workspace / "github_output")["outcome"] == "cancelled"

@@ -172,3 +172,14 @@ def test_json_report_when_rendered_is_the_versioned_verdict() -> None:
     data = json.loads(render_json(v))
     assert data["schema_version"] == SCHEMA_VERSION and data["outcome"] == "passed"
     assert data["scenarios"][0]["runs"][1]["failed_metrics"][0]["name"] == "Booking confirmed"
+
+
+def test_summary_when_rows_must_go_drops_passing_rows_before_failing_ones() -> None:
+    """Past transcripts and run details, passing scenarios leave the table first, and it says so."""
+    v = judge(result(runs_for({**{100 + i: "p" for i in range(60)}, 999: "f"})), Policy())
+    full = render_summary(v)
+    without_passing = len(full.encode()) - 60 * 40  # roughly the passing rows' share
+    md = render_summary(v, limit=without_passing)
+    rows = table_rows(md, "### Scenarios")
+    assert [row[2].strip() for row in rows] == ["999"]
+    assert "60 scenario rows" in md
