@@ -18,7 +18,7 @@ from cekura_ci.client import CekuraClient, make_session
 from cekura_ci.errors import CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub, configure_logging
 from cekura_ci.pipeline import Gate
-from cekura_ci.report.markdown import render_error
+from cekura_ci.report.markdown import DOCS_URL, render_error
 from cekura_ci.settings import Settings, SettingsError, default_result_name
 from cekura_ci.text import redact
 from cekura_ci.timing import Backoff, CancelToken, Clock
@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 ENV_PREFIX = "CEKURA_"
 ACTION_PREFIX = "INPUT_"
-DOCS = "https://github.com/cekura-ci/cekura-ci#readme"
 
 
 def build_gate(settings: Settings, github: GitHub, cancel: CancelToken) -> Gate:
@@ -63,11 +62,11 @@ def guarded(github: GitHub, summary_file: str | None, body: Callable[[], ExitCod
         )
     except CekuraCIError as exc:
         lines = [str(exc)]
-        code, outcome, message, hint = exc.exit_code, exc.outcome, str(exc), None
+        code, outcome, message, hint = exc.exit_code, exc.outcome, str(exc), exc.hint
     except Exception as exc:  # a bug of ours: say so, show the trace only when debugging
         log.debug("%s", redact(traceback.format_exc(), github.masked))
         lines = [
-            f"Unexpected error in cekura-ci {__version__} ({type(exc).__name__}: {exc}). Please report it: {DOCS}"
+            f"Unexpected error in cekura-ci {__version__} ({type(exc).__name__}: {exc}). Please report it: {DOCS_URL}"
         ]
         code, outcome, message, hint = ExitCode.INFRASTRUCTURE, Outcome.ERROR, lines[0], None
     for line in lines:

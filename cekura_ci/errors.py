@@ -37,12 +37,8 @@ class CekuraCIError(Exception):
 
     exit_code = ExitCode.INFRASTRUCTURE
     outcome = Outcome.ERROR
-
-
-class InvalidInput(CekuraCIError):
-    """An input was malformed; nothing was sent."""
-
-    exit_code = ExitCode.USAGE_ERROR
+    #: What to do next, shown under the message in the job summary.
+    hint: str | None = None
 
 
 class ApiError(CekuraCIError):
@@ -57,14 +53,25 @@ class RequestRejected(ApiError):
     """Cekura refused the request (a 4xx that retrying cannot fix); fix the inputs."""
 
     exit_code = ExitCode.USAGE_ERROR
+    hint = (
+        "Cekura refused the request as sent, so running it again will not help: check that "
+        "agent_id and scenario_ids exist and belong to the project of the API key."
+    )
 
 
 class AuthenticationFailed(RequestRejected):
     """Cekura refused the API key (401/403)."""
 
+    hint = (
+        "Check the secret passed as api_key: it must be a current key of the Cekura project that "
+        "owns the agent. Pull requests from forks get no secrets."
+    )
+
 
 class ResultNotFound(RequestRejected):
     """Cekura has no result with that id (404)."""
+
+    hint = "Check result_id: it must be a result of the project that the API key belongs to."
 
 
 class TransientApiError(ApiError):
@@ -88,6 +95,12 @@ class TransientApiError(ApiError):
 class GaveUp(CekuraCIError):
     """Cekura stayed unreachable for longer than the outage budget."""
 
+    hint = (
+        "Cekura's API or the network to it failed for longer than max_outage allows. Check api_url, "
+        "then re-run the job; if a result was started, set result_id to wait for it instead of "
+        "starting another run."
+    )
+
 
 class AmbiguousTrigger(CekuraCIError):
     """The run request may or may not have been accepted, and we could not tell which."""
@@ -105,6 +118,10 @@ class WaitTimedOut(CekuraCIError):
     """The result did not reach a terminal status within the timeout."""
 
     outcome = Outcome.TIMEOUT
+    hint = (
+        "If the runs legitimately take longer, raise timeout (and the job's timeout-minutes), or "
+        "run fewer calls at once with frequency or concurrency_limit."
+    )
 
 
 class Cancelled(CekuraCIError):

@@ -316,3 +316,18 @@ def test_cli_when_help_is_asked_lists_every_input() -> None:
     for name in ACTION["inputs"]:
         assert "--" + name.replace("_", "-") in process.stdout
     assert "CEKURA_API_KEY" in process.stdout
+
+
+def test_action_when_key_is_refused_the_summary_says_what_to_do(
+    fast_world, serve, workspace: Path
+) -> None:
+    """Cause, fix and where to read more are in the summary, not only in the log."""
+    server = serve(fast_world())
+    _, _, _, summary = run_action(
+        workspace, **inputs_for(server, scenario_ids="101", api_key="wrong-key")
+    )
+    assert (
+        "Cekura refused the API key" in summary
+        and "Pull requests from forks get no secrets" in summary
+    )
+    assert "[exit codes and inputs](https://" in summary

@@ -77,9 +77,17 @@ def render_summary(verdict: Verdict, limit: int = SUMMARY_LIMIT_BYTES) -> str:
     return text.encode("utf-8")[:limit].decode("utf-8", "ignore")
 
 
+DOCS_URL = "https://github.com/cekura-ci/cekura-ci#readme"
+
+
 def render_error(message: str, *, result_id: int | None = None, hint: str | None = None) -> str:
     return render(
-        "error.md.j2", message=message, result_id=result_id, hint=hint, version=__version__
+        "error.md.j2",
+        message=message,
+        result_id=result_id,
+        hint=hint,
+        version=__version__,
+        docs=DOCS_URL,
     )
 
 
