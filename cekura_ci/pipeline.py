@@ -11,14 +11,7 @@ import logging
 from dataclasses import dataclass
 
 from cekura_ci.client import CekuraClient
-from cekura_ci.errors import (
-    ApiError,
-    Cancelled,
-    CekuraCIError,
-    ExitCode,
-    Outcome,
-    TransientApiError,
-)
+from cekura_ci.errors import ApiError, CekuraCIError, ExitCode, GaveUp, Outcome
 from cekura_ci.github import GitHub
 from cekura_ci.report.json_report import render_json
 from cekura_ci.report.junit import render_junit
@@ -46,9 +39,8 @@ class Gate:
 
     def run(self) -> ExitCode:
         result_id = self.trigger()
-        self.github.set_output(
-            "result_id", result_id
-        )  # at once: later steps have it even if we die
+        # At once: later steps have the id even if this one dies while waiting.
+        self.github.set_output("result_id", result_id)
         waiter = Waiter(
             self.client,
             self.clock,
@@ -58,19 +50,20 @@ class Gate:
             max_outage=self.settings.max_outage,
             on_progress=self.github.log,
         )
-        interruption, exit_code = self.wait(waiter, result_id)
+        stopped = self.wait(waiter, result_id)
+        interruption = (stopped.outcome, str(stopped)) if stopped else None
         verdict = judge(
             waiter.last_result, self.policy, result_id=result_id, interruption=interruption
         )
-        if interruption:
+        if stopped:
             verdict = verdict.model_copy(
-                update={"notes": self.interruption_notes(result_id, interruption[0])}
+                update={"notes": self.interruption_notes(result_id, stopped)}
             )
         if self.settings.share_link and waiter.last_result is not None:
             verdict = verdict.model_copy(update={"result_url": self.share_link(result_id)})
         publish(verdict, self.settings, self.github)
-        if exit_code is not None:
-            return exit_code
+        if stopped:
+            return stopped.exit_code
         return ExitCode.PASSED if verdict.gate_passed else ExitCode.GATE_FAILED
 
     @property
@@ -92,19 +85,17 @@ class Gate:
         self.github.log(f"Cekura result {started.id}: {len(started.runs)} runs queued.")
         return started.id
 
-    def wait(
-        self, waiter: Waiter, result_id: int
-    ) -> tuple[tuple[Outcome, str] | None, ExitCode | None]:
-        """Wait; on timeout, cancellation or an outage, say what happened instead of raising."""
+    def wait(self, waiter: Waiter, result_id: int) -> CekuraCIError | None:
+        """Wait; a timeout, cancellation, outage or refusal is returned to be reported, not raised."""
         try:
             with self.clock.cancel.interruptible():
                 waiter.wait(result_id)
         except CekuraCIError as exc:
             log.error("%s", exc)
-            if isinstance(exc, Cancelled) or exc.outcome == Outcome.TIMEOUT:
+            if exc.outcome in (Outcome.CANCELLED, Outcome.TIMEOUT):
                 self.end_calls(result_id)
-            return (exc.outcome, str(exc)), exc.exit_code
-        return None, None
+            return exc
+        return None
 
     def end_calls(self, result_id: int) -> None:
         if not self.settings.end_calls_on_cancel:
@@ -115,10 +106,11 @@ class Gate:
         try:
             self.client.end_calls(result_id, timeout=END_CALLS_TIMEOUT)
             log.info("Ended the live calls of result %s.", result_id)
-        except (ApiError, TransientApiError) as exc:
+        except ApiError as exc:  # transient ones too: this is best effort
             log.warning("Could not end the calls of result %s: %s", result_id, exc)
 
-    def interruption_notes(self, result_id: int, outcome: Outcome) -> list[str]:
+    def interruption_notes(self, result_id: int, stopped: CekuraCIError) -> list[str]:
+        outcome = stopped.outcome
         ended = self.settings.end_calls_on_cancel and outcome in (
             Outcome.CANCELLED,
             Outcome.TIMEOUT,
@@ -127,8 +119,10 @@ class Gate:
             first = "The job was cancelled before the result finished."
         elif outcome == Outcome.TIMEOUT:
             first = f"The result did not finish within the {self.settings.timeout:g}s timeout."
-        else:
+        elif isinstance(stopped, GaveUp):
             first = "Waiting stopped because Cekura's API kept failing."
+        else:
+            first = "Waiting stopped because Cekura refused a request for the result."
         after = (
             "Its live calls were asked to end."
             if ended
@@ -143,7 +137,7 @@ class Gate:
         )
         try:
             link = self.client.create_share_link(result_id, expire_at.isoformat(timespec="seconds"))
-        except (ApiError, TransientApiError) as exc:
+        except ApiError as exc:  # transient ones too: this is best effort
             log.warning("Could not create a share link for result %s: %s", result_id, exc)
             return None
         return link.shareable_link

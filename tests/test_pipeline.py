@@ -253,3 +253,19 @@ def test_gate_when_end_calls_fails_still_reports_cancelled(
     clock.at(25, lambda: clock.cancel.cancel(signal.SIGTERM))
     assert gate.run() == ExitCode.TERMINATED
     assert read_outputs(workspace / "github_output")["outcome"] == "cancelled"
+
+
+def test_gate_when_the_key_is_refused_while_polling_exits_2_with_the_result_id(
+    gate_for, workspace: Path
+) -> None:
+    """A key revoked mid-run: a usage error, reported with what was known and the result id."""
+    gate, _, server = gate_for(
+        faults=[{"endpoint": "result", "at": [2], "kind": "status", "status": 401}]
+    )
+    assert gate.run() == ExitCode.USAGE_ERROR
+    outputs = read_outputs(workspace / "github_output")
+    assert outputs["outcome"] == "error" and outputs["result_id"] == "9001"
+    summary = (workspace / "step_summary.md").read_text()
+    assert "Cekura refused a request for the result" in summary and "end_calls" not in endpoints(
+        server
+    )
