@@ -48,30 +48,29 @@ def _mask_raw_key(raw: Mapping[str, str | None], github: GitHub) -> None:
         github.mask(key)
 
 
+def _describe(exc: Exception, github: GitHub) -> tuple[list[str], ExitCode, Outcome, str | None]:
+    """(message lines, exit code, outcome, what to do next) for anything that stopped the gate."""
+    if isinstance(exc, SettingsError):
+        lines = [f"Invalid input '{name}': {why}." for name, why in exc.problems]
+        hint = "Nothing was sent to Cekura. Fix the input and run the job again."
+        return lines, ExitCode.USAGE_ERROR, Outcome.ERROR, hint
+    if isinstance(exc, CekuraCIError):
+        return [str(exc)], exc.exit_code, exc.outcome, exc.hint
+    # A bug of ours: say so; the trace is shown only when debugging.
+    log.debug("%s", redact(traceback.format_exc(), github.masked))
+    line = f"Unexpected error in cekura-ci {__version__} ({type(exc).__name__}: {exc}). Please report it: {DOCS_URL}"
+    return [line], ExitCode.INFRASTRUCTURE, Outcome.ERROR, None
+
+
 def guarded(github: GitHub, summary_file: str | None, body: Callable[[], ExitCode]) -> int:
     """Run `body`; turn every failure into one clear message, an error summary and an exit code."""
     try:
         return int(body())
-    except SettingsError as exc:
-        lines = [f"Invalid input '{name}': {why}." for name, why in exc.problems]
-        code, outcome, message, hint = (
-            ExitCode.USAGE_ERROR,
-            Outcome.ERROR,
-            " ".join(lines),
-            ("Nothing was sent to Cekura. Fix the input and run the job again."),
-        )
-    except CekuraCIError as exc:
-        lines = [str(exc)]
-        code, outcome, message, hint = exc.exit_code, exc.outcome, str(exc), exc.hint
-    except Exception as exc:  # a bug of ours: say so, show the trace only when debugging
-        log.debug("%s", redact(traceback.format_exc(), github.masked))
-        lines = [
-            f"Unexpected error in cekura-ci {__version__} ({type(exc).__name__}: {exc}). Please report it: {DOCS_URL}"
-        ]
-        code, outcome, message, hint = ExitCode.INFRASTRUCTURE, Outcome.ERROR, lines[0], None
+    except Exception as exc:
+        lines, code, outcome, hint = _describe(exc, github)
     for line in lines:
         github.annotate("error", line, title="Cekura gate")
-    summary = render_error(message, hint=hint)
+    summary = render_error(" ".join(lines), hint=hint)
     github.append_summary(summary)
     github.set_output("outcome", outcome.value)
     github.set_output("passed", "false")
@@ -83,10 +82,8 @@ def guarded(github: GitHub, summary_file: str | None, body: Callable[[], ExitCod
     return int(code)
 
 
-def _start(
-    environ: Mapping[str, str], raw: Mapping[str, str | None], stream=None
-) -> tuple[GitHub, CancelToken]:
-    github = GitHub(environ, stream)
+def _start(environ: Mapping[str, str], raw: Mapping[str, str | None]) -> tuple[GitHub, CancelToken]:
+    github = GitHub(environ)
     _mask_raw_key(raw, github)
     configure_logging(
         github, debug=environ.get("RUNNER_DEBUG") == "1" or environ.get("CEKURA_DEBUG") == "1"
