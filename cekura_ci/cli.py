@@ -96,10 +96,11 @@ def _start(environ: Mapping[str, str], raw: Mapping[str, str | None]) -> tuple[G
 def action_main(environ: Mapping[str, str]) -> int:
     """The Docker action: inputs arrive as INPUT_<NAME>, with action.yml's defaults filled in."""
     raw = {name: environ.get(ACTION_PREFIX + name.upper()) for name in Settings.input_names()}
-    return _run_gate(raw, environ)
+    return run_gate(raw, environ)
 
 
-def _run_gate(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> int:
+def run_gate(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> int:
+    """The gate from raw inputs: mask, log, take over signals, run guarded, let go of signals."""
     github, cancel = _start(environ, raw)
     code = guarded(
         github,
@@ -193,7 +194,7 @@ def run_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             if getattr(args, name) is not None
         }
     )
-    return _run_gate(raw, environ)
+    return run_gate(raw, environ)
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:

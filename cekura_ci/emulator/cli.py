@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import signal
-import sys
 from collections.abc import Mapping
 
-from cekura_ci.cli import build_gate, guarded, load_settings
+from cekura_ci.cli import run_gate
 from cekura_ci.emulator.server import EmulatorServer, running
 from cekura_ci.emulator.world import World, demo_world, load_world
 from cekura_ci.errors import ExitCode
-from cekura_ci.github import GitHub, configure_logging
-from cekura_ci.timing import CancelToken
 
 
 def _world(path: str | None) -> World:
@@ -47,10 +44,8 @@ def demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     world = _world(args.world)
     agent = world.agents[0].id
     scenario_ids = [s.id for s in world.scenarios if s.agent == agent]
-    github = GitHub({}, sys.stdout)  # the demo never writes a real job's outputs
-    configure_logging(github, debug=environ.get("CEKURA_DEBUG") == "1")
-    cancel = CancelToken()
-    cancel.install()
+    # Only the debug switch is passed on: the demo never writes a real job's outputs or summary.
+    demo_environ = {"CEKURA_DEBUG": environ.get("CEKURA_DEBUG", "")}
     with running(world) as server:
         print(
             f"Local Cekura stand-in on {server.url}: {len(scenario_ids)} scenarios × 3 repetitions.\n",
@@ -67,12 +62,7 @@ def demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             "summary_file": args.summary_file,
             "name": "cekura-ci demo",
         }
-        code = guarded(
-            github,
-            args.summary_file,
-            lambda: build_gate(load_settings(raw, {}), github, cancel).run(),
-        )
-    cancel.release()
+        code = run_gate(raw, demo_environ)
     if code in (ExitCode.PASSED, ExitCode.GATE_FAILED):
         word = (
             "passed"
