@@ -230,8 +230,21 @@ def judge_run(run: Run, repetition: int, infra_ids: set[int]) -> RunVerdict:
 # --- scenarios, metrics, totals ---------------------------------------------------------------
 
 
-def _rate(passed: int, counted: int) -> float:
-    return round(100.0 * passed / counted, 2) if counted else 0.0
+@dataclass(frozen=True)
+class _Tally:
+    """Passed, infrastructure failures, runs counted under the policy, and the rate."""
+
+    passed: int
+    infra: int
+    counted: int
+    rate: float
+
+    @classmethod
+    def of(cls, verdicts: list[RunVerdict], policy: Policy) -> _Tally:
+        passed = sum(r.passed for r in verdicts)
+        infra = sum(r.kind == "infra_failure" for r in verdicts)
+        counted = len(verdicts) - (infra if policy.infra_failures == "ignore" else 0)
+        return cls(passed, infra, counted, round(100.0 * passed / counted, 2) if counted else 0.0)
 
 
 def _group_key(run: Run, by_personality: bool, by_profile: bool) -> tuple[object, ...]:
@@ -248,10 +261,8 @@ def _scenario(
     verdicts = [
         judge_run(run, i, infra_ids) for i, run in enumerate(sorted(runs, key=lambda r: r.id), 1)
     ]
-    passed = sum(r.passed for r in verdicts)
-    infra = sum(r.kind == "infra_failure" for r in verdicts)
-    counted = len(verdicts) - (infra if policy.infra_failures == "ignore" else 0)
-    rate = _rate(passed, counted)
+    tally = _Tally.of(verdicts, policy)
+    passed, infra, counted, rate = tally.passed, tally.infra, tally.counted, tally.rate
     state: ScenarioState = (
         "passed" if passed == len(verdicts) else "failed" if passed == 0 else "flaky"
     )
@@ -338,11 +349,9 @@ def judge(
         ),
     )
     all_runs = [r for s in scenarios for r in s.runs]
-    passed = sum(r.passed for r in all_runs)
-    infra = sum(r.kind == "infra_failure" for r in all_runs)
+    tally = _Tally.of(all_runs, policy)
+    passed, infra, counted, rate = tally.passed, tally.infra, tally.counted, tally.rate
     agent = sum(r.kind == "agent_failure" for r in all_runs)
-    counted = len(all_runs) - (infra if policy.infra_failures == "ignore" else 0)
-    rate = _rate(passed, counted)
 
     rules = [_overall_rule(passed, counted, rate, policy, infra)]
     if policy.scenario_pass_threshold is not None:
