@@ -164,21 +164,12 @@ def parser() -> argparse.ArgumentParser:
         help="exit with the gate's own code (1 when it fails) instead of 0 once the demo has run",
     )
 
-    emulator = commands.add_parser(
-        "emulator", help="serve the local Cekura API stand-in on loopback"
-    )
-    emulator.add_argument(
-        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
-    )
-    emulator.add_argument(
-        "--port", type=int, default=0, help="port; 0 picks a free one (default 0)"
-    )
-    emulator.add_argument(
-        "--world", help="world file (JSON or YAML); default: the built-in demo world"
-    )
-    emulator.add_argument("--api-key", help="the key clients must send (default: the world's)")
-    emulator.add_argument(
-        "--speed", type=float, help="emulated seconds per real second (default: the world's)"
+    # Listed here for --help only: main() hands `emulator …` to the stand-in's own parser.
+    commands.add_parser(
+        "emulator",
+        add_help=False,
+        help="serve the local Cekura API stand-in on loopback (--host, --port, --world, "
+        "--api-key, --speed; `cekura-ci emulator --help` says more)",
     )
     return root
 
@@ -199,14 +190,17 @@ def run_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["emulator"]:  # the stand-in has its own command line
+        from cekura_ci.emulator.cli import main as emulator_main
+
+        return emulator_main(argv[1:], prog="cekura-ci emulator")
     args = parser().parse_args(argv)
     if args.command == "run":
         return run_command(args, environ)
-    from cekura_ci.emulator import cli as emulator_cli  # only these commands need the stand-in
+    from cekura_ci.demo import run_demo  # the demo uses both the gate and the stand-in
 
-    if args.command == "demo":
-        return emulator_cli.demo(args, environ)
-    return emulator_cli.serve(args)
+    return run_demo(args.world, args.summary_file, exit_code=args.exit_code, environ=environ)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,23 +1,38 @@
-"""`cekura-ci emulator` serves the stand-in; `cekura-ci demo` runs the real gate against it."""
+"""The stand-in's own command line: serve a world on loopback until stopped. Serving only."""
 
 from __future__ import annotations
 
 import argparse
 import signal
-from collections.abc import Mapping
+from collections.abc import Sequence
 
-from cekura_ci.cli import run_gate
-from cekura_ci.emulator.server import EmulatorServer, running
-from cekura_ci.emulator.world import World, demo_world, load_world
-from cekura_ci.errors import ExitCode
+from .server import EmulatorServer
+from .world import World, demo_world, load_world
 
 
-def _world(path: str | None) -> World:
+def parser(prog: str | None = None) -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog=prog,
+        description="Serve a local stand-in for the Cekura API on loopback until stopped.",
+    )
+    root.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    root.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default 0)")
+    root.add_argument("--world", help="world file (JSON or YAML); default: the built-in demo world")
+    root.add_argument("--api-key", help="the key clients must send (default: the world's)")
+    root.add_argument(
+        "--speed", type=float, help="emulated seconds per real second (default: the world's)"
+    )
+    return root
+
+
+def load(path: str | None) -> World:
     return load_world(path) if path else demo_world()
 
 
 def serve(args: argparse.Namespace) -> int:
-    world = _world(args.world)
+    world = load(args.world)
     updates = {k: v for k, v in (("api_key", args.api_key), ("speed", args.speed)) if v is not None}
     world = world.model_copy(update=updates)
     server = EmulatorServer(world, host=args.host, port=args.port)
@@ -40,36 +55,5 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    world = _world(args.world)
-    agent = world.agents[0].id
-    scenario_ids = [s.id for s in world.scenarios if s.agent == agent]
-    # Only the debug switch is passed on: the demo never writes a real job's outputs or summary.
-    demo_environ = {"CEKURA_DEBUG": environ.get("CEKURA_DEBUG", "")}
-    with running(world) as server:
-        print(
-            f"Local Cekura stand-in on {server.url}: {len(scenario_ids)} scenarios × 3 repetitions.\n",
-            flush=True,
-        )
-        raw = {
-            "api_key": world.api_key,
-            "agent_id": str(agent),
-            "scenario_ids": ",".join(map(str, scenario_ids)),
-            "frequency": "3",
-            "pass_threshold": "80",
-            "poll_interval": "1",
-            "api_url": server.url,
-            "summary_file": args.summary_file,
-            "name": "cekura-ci demo",
-        }
-        code = run_gate(raw, demo_environ)
-    if code in (ExitCode.PASSED, ExitCode.GATE_FAILED):
-        word = (
-            "passed"
-            if code == ExitCode.PASSED
-            else "failed (the demo world has a regression on purpose)"
-        )
-        print(f"\nDemo done: the gate {word}; in CI this step would exit {code}.")
-        print(f"Open {args.summary_file} to read the job summary it wrote.")
-        return code if args.exit_code else 0
-    return code
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
+    return serve(parser(prog).parse_args(argv))

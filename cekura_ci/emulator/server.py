@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from cekura_ci.emulator.api import EmulatedCekura, LoggedRequest
-from cekura_ci.emulator.world import World
+from .api import EmulatedCekura, LoggedRequest
+from .world import World
 
 MAX_BODY = 1_000_000
 
@@ -26,6 +27,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
         self._serve()
 
     def do_DELETE(self) -> None:
@@ -80,8 +84,11 @@ class EmulatorServer:
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], dt.datetime] | None = None,
     ) -> None:
-        self.emulator = EmulatedCekura(world, clock)
+        self.emulator = (
+            EmulatedCekura(world, clock) if wall is None else EmulatedCekura(world, clock, wall)
+        )
         self._server = _Server((host, port), _Handler)
         self._server.emulator = self.emulator
         self._thread: threading.Thread | None = None

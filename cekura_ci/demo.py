@@ -1,0 +1,61 @@
+"""`cekura-ci demo`: the real gate against the local Cekura stand-in; no account, no network.
+
+A use of both the gate and the stand-in, so it sits above them: the stand-in knows nothing of
+the gate, and the gate nothing of the stand-in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cekura_ci.cli import run_gate
+from cekura_ci.emulator import World, demo_world, load_world, running
+from cekura_ci.errors import ExitCode
+
+FREQUENCY = 3
+
+
+def run_demo(
+    world_file: str | None,
+    summary_file: str,
+    *,
+    exit_code: bool = False,
+    environ: Mapping[str, str],
+) -> int:
+    """Serve the world, run the gate on every scenario of its first agent, say what happened.
+
+    Returns 0 once the gate has run, whatever its verdict (the gate's own code with `exit_code`);
+    a gate that could not run returns its code."""
+    world: World = load_world(world_file) if world_file else demo_world()
+    agent = world.agents[0].id
+    scenario_ids = [s.id for s in world.scenarios if s.agent == agent]
+    # Only the debug switch is passed on: the demo never writes a real job's outputs or summary.
+    demo_environ = {"CEKURA_DEBUG": environ.get("CEKURA_DEBUG", "")}
+    with running(world) as server:
+        print(
+            f"Local Cekura stand-in on {server.url}: {len(scenario_ids)} scenarios × "
+            f"{FREQUENCY} repetitions.\n",
+            flush=True,
+        )
+        raw = {
+            "api_key": world.api_key,
+            "agent_id": str(agent),
+            "scenario_ids": ",".join(map(str, scenario_ids)),
+            "frequency": str(FREQUENCY),
+            "pass_threshold": "80",
+            "poll_interval": "1",
+            "api_url": server.url,
+            "summary_file": summary_file,
+            "name": "cekura-ci demo",
+        }
+        code = run_gate(raw, demo_environ)
+    if code in (ExitCode.PASSED, ExitCode.GATE_FAILED):
+        word = (
+            "passed"
+            if code == ExitCode.PASSED
+            else "failed (the demo world has a regression on purpose)"
+        )
+        print(f"\nDemo done: the gate {word}; in CI this step would exit {code}.")
+        print(f"Open {summary_file} to read the job summary it wrote.")
+        return code if exit_code else 0
+    return code
