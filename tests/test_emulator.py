@@ -1,34 +1,41 @@
-"""The stand-in: real HTTP on loopback, the API's status codes, lifecycle, faults and request log."""
+"""The stand-in's front door: real HTTP on loopback, routing and aliases, the key, faults, the
+request log, world files, its own command line, and its independence from the gate."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 import yaml
+from pydantic import ValidationError
 
 from cekura_ci.emulator.world import demo_world, load_world
 from tests.conftest import API_KEY, FakeClock, scenario
 
-RUN = "/test_framework/v1/scenarios/run_scenarios_livekit_v2/"
-RESULTS = "/test_framework/v1/results/"
+V1 = "/test_framework/v1"
+RUN = f"{V1}/scenarios/run_scenarios_livekit_v2/"
+RESULTS = f"{V1}/results/"
 HEADERS = {"X-CEKURA-API-KEY": API_KEY}
+EMULATOR = Path(__file__).resolve().parent.parent / "cekura_ci" / "emulator"
 
 
-def post_run(server, body=None, headers=HEADERS):
+def post_run(server, body=None, headers=HEADERS, path=RUN):
     body = (
         body
         if body is not None
         else {"agent": 42, "scenarios": [{"scenario": 101}], "frequency": 1, "name": "r"}
     )
-    return requests.post(server.url + RUN, json=body, headers=headers, timeout=5)
+    return requests.post(server.url + path, json=body, headers=headers, timeout=5)
 
 
 def test_trigger_when_valid_answers_pending_runs_as_a_list(make_world, serve) -> None:
+    """The run request answers the result id and its pending runs, one per scenario × repetition."""
     server = serve(make_world())
     answer = post_run(
         server, {"agent": 42, "scenarios": [{"scenario": 101}, {"scenario": 102}], "frequency": 2}
@@ -43,6 +50,7 @@ def test_trigger_when_valid_answers_pending_runs_as_a_list(make_world, serve) ->
 
 
 def test_requests_when_key_missing_or_wrong_get_401(make_world, serve) -> None:
+    """No key and a wrong key are both 401, with DRF's words."""
     server = serve(make_world())
     assert post_run(server, headers={}).json() == {
         "detail": "Authentication credentials were not provided."
@@ -51,166 +59,106 @@ def test_requests_when_key_missing_or_wrong_get_401(make_world, serve) -> None:
     assert wrong.status_code == 401 and wrong.json() == {"detail": "Invalid API key."}
 
 
-def test_trigger_when_body_is_wrong_answers_400_field_messages(make_world, serve) -> None:
-    """Like Django REST framework: {field: [messages]}."""
+def test_key_when_wrong_is_refused_before_any_injected_fault(make_world, serve) -> None:
+    """A wrong key gets 401, never the 503 a fault injects, and does not use up the fault."""
+    server = serve(make_world(faults=[{"endpoint": "any", "at": [1], "kind": "status"}]))
+    url = server.url + f"{V1}/aiagents/42/"
+    assert requests.get(url, headers={"X-CEKURA-API-KEY": "nope"}, timeout=5).status_code == 401
+    assert requests.get(url, timeout=5).status_code == 401
+    assert requests.get(url, headers=HEADERS, timeout=5).status_code == 503
+    assert requests.get(url, headers=HEADERS, timeout=5).status_code == 200
+
+
+def test_paths_when_given_with_or_without_the_trailing_slash_reach_the_same_endpoint(
+    make_world, serve
+) -> None:
+    """The SDK sends paths without the slash; both forms are served, GET and POST alike."""
     server = serve(make_world())
-    cases = [
-        ({"agent": 42}, {"scenarios": ["This field is required."]}),
-        (
-            {"agent": 42, "scenarios": [{"scenario": "x"}]},
-            {"scenarios": ["A valid integer is required."]},
-        ),
-        (
-            {"agent": 42, "scenarios": [{"scenario": 101}], "frequency": 0},
-            {"frequency": ["Ensure this value is greater than or equal to 1."]},
-        ),
-        (
-            {"agent": 42, "scenarios": [{"scenario": 101}], "frequency": 101},
-            {"frequency": ["Ensure this value is less than or equal to 100."]},
-        ),
-        (
-            {"agent": 42, "scenarios": [{"scenario": 999}]},
-            {"scenarios": ['Invalid pk "999" - object does not exist.']},
-        ),
-        (
-            {"agent": 7, "scenarios": [{"scenario": 101}]},
-            {"agent": ['Invalid pk "7" - object does not exist.']},
-        ),
-        ({"agent": 42, "scenarios": []}, {"scenarios": ["This list may not be empty."]}),
-    ]
-    for body, expected in cases:
-        answer = post_run(server, body)
-        assert (answer.status_code, answer.json()) == (400, expected), body
+    result_id = post_run(server, path=RUN.rstrip("/")).json()["id"]
+    for path in (f"{RESULTS}{result_id}", f"{RESULTS}{result_id}/"):
+        assert requests.get(server.url + path, headers=HEADERS, timeout=5).json()["id"] == result_id
+    assert [r.endpoint for r in server.requests] == ["trigger", "result", "result"]
 
 
-def test_result_when_unknown_is_404(make_world, serve) -> None:
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"{V1}/scenarios-external/run_scenarios_livekit_v2/",
+        "/test_framework/v2/scenarios/run_scenarios_livekit_v2/",
+    ],
+)
+def test_aliases_when_used_start_and_read_the_same_results(make_world, serve, path) -> None:
+    """`-external` and v2 forms are the same endpoints as the v1 paths."""
     server = serve(make_world())
-    answer = requests.get(server.url + RESULTS + "12345/", headers=HEADERS, timeout=5)
-    assert answer.status_code == 404 and "detail" in answer.json()
+    result_id = post_run(server, path=path).json()["id"]
+    for read in (f"{RESULTS}{result_id}/", f"{V1}/results-external/{result_id}/"):
+        assert requests.get(server.url + read, headers=HEADERS, timeout=5).json()["id"] == result_id
+    listed = requests.get(server.url + f"{V1}/results-external/", headers=HEADERS, timeout=5)
+    assert [row["id"] for row in listed.json()["results"]] == [result_id]
 
 
-def test_result_when_time_passes_moves_through_statuses_to_completed(make_world, serve) -> None:
-    """in_queue → scaling_up → running → evaluating → completed, with runs keyed by id strings."""
-    clock = FakeClock()
-    server = serve(make_world([scenario(101, duration=60)]), clock=clock.now)
-    result_id = post_run(server).json()["id"]
-    seen = []
-    for moment in (0, 6, 12, 75, 90):
-        clock.t = moment
-        detail = requests.get(
-            server.url + RESULTS + f"{result_id}/", headers=HEADERS, timeout=5
-        ).json()
-        seen.append(detail["status"])
-    assert seen == ["in_queue", "scaling_up", "running", "evaluating", "completed"]
-    [(key, run)] = detail["runs"].items()
-    assert key == str(run["id"]) and run["success"] is True and run["duration"] == "01:00"
-    assert (
-        detail["total_runs_count"] == "1" and detail["success_runs_count"] == "1"
-    )  # strings, as typed
-
-
-def test_result_when_outcomes_vary_shows_failures_errors_and_flakiness(make_world, serve) -> None:
-    clock = FakeClock()
-    world = make_world(
-        [
-            scenario(101, outcome="fail", failing_metric="Refund issued"),
-            scenario(102, outcome="error"),
-            scenario(103, outcome=["pass", "fail"]),
-        ]
-    )
-    server = serve(world, clock=clock.now)
-    body = {"agent": 42, "scenarios": [{"scenario": s} for s in (101, 102, 103)], "frequency": 2}
-    result_id = post_run(server, body).json()["id"]
-    clock.t = 10_000
-    runs = (
-        requests.get(server.url + RESULTS + f"{result_id}/", headers=HEADERS, timeout=5)
-        .json()["runs"]
-        .values()
-    )
-    by_scenario = {}
-    for run in runs:
-        by_scenario.setdefault(run["scenario"], []).append(run)
-    failed = by_scenario[101][0]
-    assert (
-        failed["success"] is False
-        and failed["evaluation"]["metrics"][0] | {"score": 0} == failed["evaluation"]["metrics"][0]
-    )
-    assert any(line.startswith("❌") for line in failed["expected_outcome"]["explanation"])
-    assert all(
-        r["status"] == "failed" and r["error_message"] and not r["transcript_object"]
-        for r in by_scenario[102]
-    )
-    assert [r["success"] for r in sorted(by_scenario[103], key=lambda r: r["id"])] == [True, False]
-
-
-def test_end_calls_when_called_cancels_unfinished_runs(make_world, serve) -> None:
-    clock = FakeClock()
-    server = serve(make_world([scenario(101, duration=600)]), clock=clock.now)
-    result_id = post_run(server).json()["id"]
-    clock.t = 30
-    assert (
-        requests.post(
-            server.url + RESULTS + f"{result_id}/end_calls/", headers=HEADERS, timeout=5
-        ).status_code
-        == 200
-    )
-    clock.t = 31
-    detail = requests.get(server.url + RESULTS + f"{result_id}/", headers=HEADERS, timeout=5).json()
-    assert detail["status"] == "cancelled" and [r["status"] for r in detail["runs"].values()] == [
-        "cancelled"
-    ]
-
-
-def test_results_list_when_filtered_and_paged_answers_like_the_api(make_world, serve) -> None:
+def test_method_when_wrong_answers_405_after_the_key_check(make_world, serve) -> None:
+    """DRF: authentication first, then `Method "GET" not allowed.` with an Allow header."""
     server = serve(make_world())
-    for name in ("nightly a", "nightly b", "pr 7"):
-        post_run(server, {"agent": 42, "scenarios": [{"scenario": 101}], "name": name})
-    page = requests.get(
-        server.url + RESULTS,
-        params={"search": "nightly", "agent_id": 42, "page_size": 1},
+    answer = requests.get(server.url + RUN, headers=HEADERS, timeout=5)
+    assert answer.status_code == 405 and answer.json() == {"detail": 'Method "GET" not allowed.'}
+    assert answer.headers["Allow"] == "POST, OPTIONS"
+    assert (
+        requests.delete(server.url + f"{RESULTS}1/", headers=HEADERS, timeout=5).status_code == 405
+    )
+    assert requests.get(server.url + RUN, timeout=5).status_code == 401
+
+
+def test_path_when_unknown_answers_djangos_404_page_whatever_the_key(make_world, serve) -> None:
+    """An unrouted path never reaches DRF: HTML, not JSON, and no key needed to learn that."""
+    server = serve(make_world())
+    for headers in (HEADERS, {}):
+        answer = requests.get(server.url + f"{V1}/nothing/here/", headers=headers, timeout=5)
+        assert answer.status_code == 404 and "text/html" in answer.headers["Content-Type"]
+        assert "<h1>Not Found</h1>" in answer.text
+
+
+def test_body_when_not_json_is_refused_as_drf_refuses_it(make_world, serve) -> None:
+    """Broken JSON is a 400 parse error; a media type no parser reads is a 415."""
+    server = serve(make_world())
+    broken = requests.post(
+        server.url + RUN,
+        data=b'{"agent": 42,',
+        headers={**HEADERS, "Content-Type": "application/json"},
+        timeout=5,
+    )
+    assert broken.status_code == 400 and broken.json()["detail"].startswith("JSON parse error - ")
+    text = requests.post(
+        server.url + RUN,
+        data=b"agent=42",
+        headers={**HEADERS, "Content-Type": "text/plain"},
+        timeout=5,
+    )
+    assert text.status_code == 415
+    assert text.json() == {"detail": 'Unsupported media type "text/plain" in request.'}
+
+
+def test_endpoints_when_the_world_forbids_them_answer_403(make_world, serve) -> None:
+    """A project-scoped key: billing says why in the document's words, others as DRF does."""
+    server = serve(make_world(forbidden=["billing", "export", "run_json"]))
+    billing = requests.get(server.url + "/test_framework/billing/info/", headers=HEADERS, timeout=5)
+    assert billing.status_code == 403
+    assert billing.json() == {"detail": "Project-scoped API keys are not allowed."}
+    export = requests.get(
+        server.url + f"{V1}/scenarios/export_scenarios/",
+        params={"scenario_ids": "101", "agent_id": 42, "export_type": "json"},
         headers=HEADERS,
         timeout=5,
-    ).json()
-    assert page["count"] == 2 and len(page["results"]) == 1 and "page=2" in page["next"]
-    assert (
-        requests.get(page["next"], headers=HEADERS, timeout=5).json()["results"][0]["name"]
-        == "nightly a"
     )
-    none = requests.get(
-        server.url + RESULTS, params={"agent_id": 5}, headers=HEADERS, timeout=5
-    ).json()
-    assert none == {"count": 0, "next": None, "previous": None, "results": []}
-
-
-def test_scenarios_when_filtered_by_tags_folder_and_agent(make_world, serve) -> None:
-    world = make_world(
-        [
-            scenario(1, tags=["a", "b"], folder_path="Sales.Inbound"),
-            scenario(2, tags=["b"]),
-            scenario(3),
-        ]
+    assert export.status_code == 403
+    priced = requests.post(
+        server.url + f"{V1}/scenarios/run_scenarios_json/?dry_run=true",
+        json={},
+        headers=HEADERS,
+        timeout=5,
     )
-    server = serve(world)
-
-    def ids(**params):
-        answer = requests.get(
-            server.url + "/test_framework/v1/scenarios/", params=params, headers=HEADERS, timeout=5
-        ).json()
-        return [s["id"] for s in answer["results"]]
-
-    assert ids(tags="a,b", tag_filter_type="and") == [1]
-    assert ids(tags="a,b") == [1, 2]
-    assert ids(tags="b", tag_filter_type="not") == [3]
-    assert ids(folder_path="Sales.Inbound") == [1] and ids(folder_path="") == [2, 3]
-    assert ids(agent_id=42, page_size=2) == [1, 2]
-    detail = requests.get(
-        server.url + "/test_framework/v1/scenarios/2/", headers=HEADERS, timeout=5
-    ).json()
-    assert detail["id"] == 2 and detail["tags"] == ["b"]
-    agent = requests.get(
-        server.url + "/test_framework/v1/aiagents/42/", headers=HEADERS, timeout=5
-    ).json()
-    assert agent["agent_name"] == "Test agent"
+    assert priced.status_code == 403
+    assert post_run(server).status_code == 200
 
 
 def test_faults_when_declared_hit_the_given_requests(make_world, serve) -> None:
@@ -223,24 +171,18 @@ def test_faults_when_declared_hit_the_given_requests(make_world, serve) -> None:
         {"endpoint": "agent", "at": [5], "kind": "slow", "delay": 0.3},
     ]
     server = serve(make_world(faults=faults))
-    url = server.url + "/test_framework/v1/aiagents/42/"
+    url = server.url + f"{V1}/aiagents/42/"
     first = requests.get(url, headers=HEADERS, timeout=5)
     assert first.status_code == 429 and first.headers["Retry-After"] == "7"
     assert requests.get(url, headers=HEADERS, timeout=5).headers["Content-Type"] == "text/html"
-    try:
+    with pytest.raises(json.JSONDecodeError):
         json.loads(requests.get(url, headers=HEADERS, timeout=5).text)
-        raise AssertionError("the body should be cut off")
-    except json.JSONDecodeError:
-        pass
-    try:
+    with pytest.raises(requests.ConnectionError):
         requests.get(url, headers=HEADERS, timeout=5)
-        raise AssertionError("the connection should be dropped")
-    except requests.ConnectionError:
-        pass
     started = time.monotonic()
     assert (
         requests.get(url, headers=HEADERS, timeout=5).status_code == 200
-        and time.monotonic() - started >= 0.3
+        and time.monotonic() - started >= 0.3  # the slow fault's delay is real time on purpose
     )
     assert requests.get(url, headers=HEADERS, timeout=5).status_code == 200
     assert [r.fault for r in server.requests] == [
@@ -253,7 +195,9 @@ def test_faults_when_declared_hit_the_given_requests(make_world, serve) -> None:
     ]
 
 
-def test_request_log_when_read_over_http_lists_what_was_sent(make_world, serve) -> None:
+def test_request_log_when_read_over_http_lists_what_was_sent_without_the_key(
+    make_world, serve
+) -> None:
     server = serve(make_world())
     post_run(server)
     log = requests.get(server.url + "/_emulator/requests", timeout=5).json()
@@ -265,6 +209,33 @@ def test_request_log_when_read_over_http_lists_what_was_sent(make_world, serve) 
     assert API_KEY not in json.dumps(log)
 
 
+def test_request_log_when_runs_are_started_or_only_priced_says_which(make_world, serve) -> None:
+    """`starts_runs` marks every request that asked for calls, refused or not; a dry run does not."""
+    server = serve(make_world())
+    spec = {"version": "1", "scenarios": [{"name": "Scenario 101", "instructions": "Call."}]}
+    body = {"agent_id": 42, "channel": "livekit_v2", "spec": spec}
+    requests.post(
+        server.url + f"{V1}/scenarios/run_scenarios_json/?dry_run=true",
+        json=body,
+        headers=HEADERS,
+        timeout=5,
+    )
+    requests.get(server.url + RESULTS, headers=HEADERS, timeout=5)
+    assert not any(entry["starts_runs"] for entry in _log(server))
+    post_run(server, {"agent": 42, "scenarios": []})
+    started = post_run(server).json()["id"]
+    requests.post(
+        server.url + f"{V1}/scenarios/run_scenarios_json/", json=body, headers=HEADERS, timeout=5
+    )
+    log = _log(server)
+    assert [e["starts_runs"] for e in log] == [False, False, True, True, True]
+    assert [e["created_result"] for e in log][2:] == [None, started, started + 1]
+
+
+def _log(server) -> list[dict]:
+    return requests.get(server.url + "/_emulator/requests", timeout=5).json()
+
+
 def test_world_when_written_in_yaml_loads(tmp_path: Path) -> None:
     path = tmp_path / "world.yaml"
     path.write_text(
@@ -272,16 +243,61 @@ def test_world_when_written_in_yaml_loads(tmp_path: Path) -> None:
             {
                 "agents": [{"id": 1, "agent_name": "A"}],
                 "scenarios": [{"id": 5, "name": "S", "agent": 1, "outcome": "flaky"}],
+                "past_results": [{"name": "old", "agent": 1, "age": "3d 4h"}],
             }
         )
     )
     world = load_world(path)
     assert world.scenarios[0].outcome_of(1) == "pass" and world.scenarios[0].outcome_of(2) == "fail"
+    assert world.past_results[0].age == 3 * 86400 + 4 * 3600
 
 
-def test_demo_world_when_loaded_has_a_failing_and_a_flaky_scenario() -> None:
-    outcomes = {tuple(s.outcome) for s in demo_world().scenarios}
-    assert ("fail",) in outcomes and any("pass" in o and "fail" in o for o in outcomes)
+@pytest.mark.parametrize(
+    "past",
+    [
+        {"name": "x", "agent": 42, "age": "yesterday"},
+        {"name": "x", "agent": 42, "age": "1d", "outcomes": {"999": "pass"}},
+        {"name": "x", "agent": 7, "age": "1d"},
+    ],
+)
+def test_world_when_an_earlier_result_is_malformed_is_refused(make_world, past) -> None:
+    """An unreadable age, an unknown scenario or agent in `past_results` is a world error."""
+    with pytest.raises(ValidationError):
+        make_world(past_results=[past])
+
+
+def test_demo_world_when_loaded_has_a_regression_against_main_and_a_subfolder() -> None:
+    """Scenario 103 fails now and passed on main a day and days ago; folders nest."""
+    world = demo_world()
+    outcomes = {s.id: tuple(s.outcome) for s in world.scenarios}
+    assert outcomes[103] == ("fail",) and any(
+        "pass" in o and "fail" in o for o in outcomes.values()
+    )
+    prefix = "cekura-ci · acme/dental-agent · main · "
+    on_main = [
+        p for p in world.past_results if p.name.startswith(prefix) and p.status == "completed"
+    ]
+    assert {p.age for p in on_main if p.outcomes.get(103) == ["pass"]} >= {86400.0, 4 * 86400.0}
+    assert any(p.status == "running" and p.name.startswith(prefix) for p in world.past_results)
+    assert any("." in (s.folder_path or "") for s in world.scenarios)
+
+
+def test_emulator_when_imported_needs_nothing_else_of_cekura_ci() -> None:
+    """It could be lifted out as a package: no import of the gate, statically or at run time."""
+    for source in EMULATOR.glob("*.py"):
+        tree = ast.parse(source.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                assert not (node.module or "").startswith("cekura_ci"), source.name
+            if isinstance(node, ast.Import):
+                assert not any(a.name.startswith("cekura_ci") for a in node.names), source.name
+    code = (
+        "import json, sys, cekura_ci.emulator.cli; "
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('cekura_ci'))))"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    modules = json.loads(shown.stdout)
+    assert [m for m in modules if not m.startswith("cekura_ci.emulator")] == ["cekura_ci"]
 
 
 def test_emulator_command_when_started_prints_its_port_and_serves(tmp_path: Path) -> None:
@@ -297,9 +313,7 @@ def test_emulator_command_when_started_prints_its_port_and_serves(tmp_path: Path
         url = line.split("listening on ")[1].split(" ")[0]
         assert (
             requests.get(
-                url + "/test_framework/v1/aiagents/42/",
-                headers={"X-CEKURA-API-KEY": "k1"},
-                timeout=5,
+                url + f"{V1}/aiagents/42/", headers={"X-CEKURA-API-KEY": "k1"}, timeout=5
             ).status_code
             == 200
         )
@@ -307,6 +321,18 @@ def test_emulator_command_when_started_prints_its_port_and_serves(tmp_path: Path
         process.terminate()
         process.communicate(timeout=10)
     assert process.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["-m", "cekura_ci", "emulator", "--help"], ["-m", "cekura_ci.emulator", "--help"]],
+)
+def test_emulator_help_when_asked_lists_the_stand_ins_own_flags(command: list[str]) -> None:
+    """`cekura-ci emulator` hands its arguments to the stand-in's own parser."""
+    shown = subprocess.run(
+        [sys.executable, *command], capture_output=True, text=True, check=True
+    ).stdout
+    assert all(flag in shown for flag in ("--host", "--port", "--world", "--api-key", "--speed"))
 
 
 def test_demo_command_when_run_finishes_and_writes_the_summary(tmp_path: Path) -> None:
@@ -323,3 +349,39 @@ def test_demo_command_when_run_finishes_and_writes_the_summary(tmp_path: Path) -
     assert "Demo done: the gate failed" in process.stdout and "retrying in" in process.stdout
     summary = (tmp_path / "cekura-demo-summary.md").read_text()
     assert summary.startswith("## ❌ Cekura gate failed") and "*(flaky)*" in summary
+
+
+def test_demo_when_asked_for_the_exit_code_returns_the_gates(
+    tmp_path: Path, make_world, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--exit-code` gives the gate's own code; `--world` and `--summary-file` are honoured."""
+    from cekura_ci import cli
+
+    world = make_world([scenario(101, outcome="fail")], speed=10_000_000)
+    path = tmp_path / "world.json"
+    path.write_text(world.model_dump_json())
+    monkeypatch.chdir(tmp_path)
+    summary = tmp_path / "out.md"
+    args = ["demo", "--world", str(path), "--summary-file", str(summary)]
+    assert cli.main([*args, "--exit-code"], environ={}) == 1
+    assert cli.main(args, environ={}) == 0 and summary.read_text().startswith("## ❌")
+
+
+def test_result_when_unknown_is_404(make_world, serve) -> None:
+    server = serve(make_world())
+    answer = requests.get(server.url + RESULTS + "12345/", headers=HEADERS, timeout=5)
+    assert answer.status_code == 404 and answer.json() == {
+        "detail": "No Result matches the given query."
+    }
+    odd = requests.get(server.url + RESULTS + "abc/", headers=HEADERS, timeout=5)
+    assert odd.status_code == 404 and odd.json() == {"detail": "Not found."}
+
+
+def test_emulator_when_driven_by_a_fake_clock_never_sleeps(make_world, serve) -> None:
+    """Time is the injected clock's: a ten-minute call is over as soon as the clock says so."""
+    clock = FakeClock()
+    server = serve(make_world([scenario(101, duration=600)]), clock=clock.now)
+    result_id = post_run(server).json()["id"]
+    clock.t = 10_000
+    detail = requests.get(server.url + f"{RESULTS}{result_id}/", headers=HEADERS, timeout=5)
+    assert detail.json()["status"] == "completed"

@@ -106,12 +106,14 @@ class EmulatorServer:
     def requests(self) -> list[LoggedRequest]:
         return self.emulator.requests
 
-    def serve_forever(self) -> None:
-        self._server.serve_forever(poll_interval=0.2)
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until `stop()`; it takes up to `poll_interval` seconds to notice."""
+        self._server.serve_forever(poll_interval=poll_interval)
 
     def start(self) -> EmulatorServer:
+        """Serve in a thread that notices `stop()` at once (tests start and stop many)."""
         self._thread = threading.Thread(
-            target=self.serve_forever, name="cekura-emulator", daemon=True
+            target=self.serve_forever, args=(0.01,), name="cekura-emulator", daemon=True
         )
         self._thread.start()
         return self
