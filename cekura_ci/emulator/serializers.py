@@ -140,7 +140,10 @@ def expected_outcome(spec: ScenarioSpec, passed: bool) -> dict[str, Any]:
 def _run_fields(world: World, result: EmulatedResult, run: EmulatedRun, m: RunMoment) -> dict:
     """What every form of a run says; each endpoint picks and shapes its own."""
     spec = run.scenario
-    turns = conversation(spec, run.outcome == "pass", complete=m.status != "cancelled")
+    # A call that ended normally has the whole conversation; one cut short, its beginning.
+    turns = conversation(
+        spec, run.outcome == "pass", complete=m.status in ("completed", "evaluating")
+    )
     talked = m.talked
     return {
         "id": run.id,
@@ -155,7 +158,7 @@ def _run_fields(world: World, result: EmulatedResult, run: EmulatedRun, m: RunMo
         "error_message": m.error_message,
         "timestamp": iso(result.created_at),
         "executed_at": iso(result.wall(run.starts)) if m.started else None,
-        "duration": mmss(spec.duration) if talked else "00:00",
+        "duration": mmss(m.seconds),
         "metadata": {"ended_reason": "customer-ended-call"} if talked else {},
         "transcript": "\n".join(
             f"[00:{int(t['timestamp']):02d}] {t['role']}: {t['content']}" for t in turns
@@ -381,7 +384,7 @@ def result_detail(
         "is_cronjob": False,
         "runs": {str(run.id): run_in_detail(world, result, run, m) for run, m in pairs},
         "overall_evaluation": overall,
-        "total_duration": mmss(sum(run.scenario.duration for run, m in pairs if m.talked)),
+        "total_duration": mmss(sum(m.seconds for m in moment.runs)),
         "connected_runs": _id_list(run.id for run, m in pairs if m.talked),
         "not_connected_runs": _id_list(run.id for run, m in finished if not m.talked),
         "failed_infrastructure_runs": _id_list(run.id for run, m in finished if not m.talked),

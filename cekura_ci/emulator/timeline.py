@@ -81,6 +81,8 @@ class RunMoment:
     evaluated: bool = False
     success: bool = False
     error_message: str = ""
+    #: How long the call has lasted (so far, or until it was cut short).
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def timeout_at(result: EmulatedResult, world: World) -> float | None:
 
 def run_moment(result: EmulatedResult, run: EmulatedRun, now: float, world: World) -> RunMoment:
     if result.frozen is not None and result.frozen not in TERMINAL:
-        return RunMoment("running", started=True)
+        return RunMoment("running", started=True, seconds=run.scenario.duration / 2)
     if result.frozen is not None:
         now = float("inf")
     cut_at, cut_status = _cut(result, run, timeout_at(result, world))
@@ -119,19 +121,30 @@ def run_moment(result: EmulatedResult, run: EmulatedRun, now: float, world: Worl
         message = CANCELLED_MESSAGE if cut_status == "cancelled" else RESULT_TIMEOUT_MESSAGE
         started = run.starts < cut_at
         talked = started and run.outcome != "error"
-        return RunMoment(cut_status, started=started, talked=talked, error_message=message)
+        seconds = max(0.0, min(cut_at, run.ends) - run.starts) if talked else 0.0
+        return RunMoment(
+            cut_status, started=started, talked=talked, error_message=message, seconds=seconds
+        )
     if now < run.starts:
         return RunMoment("pending")
     if now < run.ends:
-        return RunMoment("running", started=True)
+        return RunMoment("running", started=True, seconds=now - run.starts)
     if run.outcome == "error":
         return RunMoment("failed", started=True, error_message=run.scenario.error_message)
+    length = run.ends - run.starts
     if run.outcome == "timeout":
-        return RunMoment("timeout", started=True, talked=True, error_message=RUN_TIMEOUT_MESSAGE)
+        return RunMoment(
+            "timeout", started=True, talked=True, error_message=RUN_TIMEOUT_MESSAGE, seconds=length
+        )
     if now < run.evaluated:
-        return RunMoment("evaluating", started=True, talked=True)
+        return RunMoment("evaluating", started=True, talked=True, seconds=length)
     return RunMoment(
-        "completed", started=True, talked=True, evaluated=True, success=run.outcome == "pass"
+        "completed",
+        started=True,
+        talked=True,
+        evaluated=True,
+        success=run.outcome == "pass",
+        seconds=length,
     )
 
 
