@@ -15,7 +15,7 @@ import requests
 import yaml
 from pydantic import ValidationError
 
-from cekura_ci.emulator.world import demo_world, load_world
+from cekura_ci.emulator.world import World, demo_world, load_world
 from tests.conftest import API_KEY, FakeClock, scenario
 
 V1 = "/test_framework/v1"
@@ -385,3 +385,12 @@ def test_emulator_when_driven_by_a_fake_clock_never_sleeps(make_world, serve) ->
     clock.t = 10_000
     detail = requests.get(server.url + f"{RESULTS}{result_id}/", headers=HEADERS, timeout=5)
     assert detail.json()["status"] == "completed"
+
+
+def test_readme_world_example_when_loaded_is_a_valid_world() -> None:
+    """The world file shown in the README's stand-in section is one the stand-in accepts."""
+    readme = (EMULATOR.parent.parent / "README.md").read_text()
+    section = readme.split("## The local Cekura stand-in", 1)[1].split("\n## ", 1)[0]
+    [block] = section.split("```yaml\n")[1:]
+    world = World.model_validate(yaml.safe_load(block.split("```", 1)[0]))
+    assert world.past_results and world.forbidden == ["billing"] and world.timing.result_timeout
