@@ -357,3 +357,48 @@ def test_runs_bulk_when_asked_answers_each_run_in_the_order_given(make_world, se
     runs = get(server, f"{V1}/runs/bulk/", run_ids=",".join(map(str, wanted)))
     assert [r["id"] for r in runs] == [wanted[0], wanted[2]]
     assert runs[0]["result_id"] == started["id"] and runs[0]["status"] == "completed"
+
+
+def test_result_when_outcomes_vary_shows_failures_errors_and_flakiness(make_world, serve) -> None:
+    """A failed metric with its ❌ line, runs that never connected, a flaky pattern per repetition."""
+    clock = FakeClock()
+    world = make_world(
+        [
+            scenario(101, outcome="fail", failing_metric="Refund issued"),
+            scenario(102, outcome="error"),
+            scenario(103, outcome=["pass", "fail"]),
+        ]
+    )
+    server = serve(world, clock=clock.now)
+    scenarios = [{"scenario": s} for s in (101, 102, 103)]
+    result_id = start(server, scenarios=scenarios, frequency=2)["id"]
+    clock.t = 10_000
+    by_scenario: dict[int, list[dict[str, Any]]] = {}
+    for run in detail(server, result_id)["runs"].values():
+        by_scenario.setdefault(run["scenario"], []).append(run)
+    failed = by_scenario[101][0]
+    assert failed["success"] is False and failed["evaluation"]["metrics"][0]["score"] == 0
+    assert failed["evaluation"]["metrics"][0]["name"] == "Refund issued"
+    assert any(line.startswith("❌") for line in failed["expected_outcome"]["explanation"])
+    assert all(
+        r["status"] == "failed" and r["error_message"] and not r["transcript_object"]
+        for r in by_scenario[102]
+    )
+    assert [r["success"] for r in sorted(by_scenario[103], key=lambda r: r["id"])] == [True, False]
+
+
+def test_results_list_when_filtered_and_paged_answers_like_the_api(make_world, serve) -> None:
+    server = serve(make_world())
+    for name in ("nightly a", "nightly b", "pr 7"):
+        start(server, name=name)
+    page = get(server, RESULTS, search="nightly", agent_id=42, page_size=1)
+    assert page["count"] == 2 and len(page["results"]) == 1 and "page=2" in page["next"]
+    assert requests.get(page["next"], headers=HEADERS, timeout=5).json()["results"][0]["name"] == (
+        "nightly a"
+    )
+    assert get(server, RESULTS, agent_id=5) == {
+        "count": 0,
+        "next": None,
+        "previous": None,
+        "results": [],
+    }

@@ -15,7 +15,15 @@ from typing import Any
 from . import serializers as out
 from .paging import INVALID_PAGE, InvalidPage, paginate
 from .reply import Reply, detail, json_reply
-from .timeline import EmulatedResult, Ledger, ResultMoment, expand, result_moment
+from .timeline import (
+    EmulatedResult,
+    EmulatedRun,
+    Ledger,
+    ResultMoment,
+    RunMoment,
+    expand,
+    result_moment,
+)
 from .validation import (
     REQUIRED,
     Invalid,
@@ -197,17 +205,23 @@ class Endpoints:
         """GET /runs/: the documented filters that a client of a LiveKit result would use."""
         q = req.query
         try:
-            ids = _ints(q, "id__in") or ([number_param(q, "id")] if first(q, "id") else None)
+            ids = numbers_param(q, "id__in") or (
+                [number_param(q, "id")] if first(q, "id") else None
+            )
             result_ids = [
                 n for n in (number_param(q, "result__id"), number_param(q, "result_id")) if n
             ]
-            agents = _ints(q, "result__agent_id__in") or [
+            agents = numbers_param(q, "result__agent_id__in") or [
                 n for n in (number_param(q, "result__agent_id"), number_param(q, "agent_id")) if n
             ]
-            scenario_ids = _ints(q, "scenario__id__in") or _ints(q, "scenarios") or []
+            scenario_ids = (
+                numbers_param(q, "scenario__id__in") or numbers_param(q, "scenarios") or []
+            )
             if (one := number_param(q, "scenario__id")) is not None:
                 scenario_ids.append(one)
-            personality_ids = _ints(q, "personality__id__in") or _ints(q, "personalities") or []
+            personality_ids = (
+                numbers_param(q, "personality__id__in") or numbers_param(q, "personalities") or []
+            )
             if (one := number_param(q, "personality__id")) is not None:
                 personality_ids.append(one)
             status = choice_param(q, "status", STATUSES)
@@ -221,8 +235,7 @@ class Endpoints:
         search = (first(q, "search") or "").lower()
         tags = [t for t in (first(q, "tags") or "").split(",") if t]
         rows = []
-        for result, run in sorted(self.ledger.runs(), key=lambda pair: -pair[1].id):
-            moment = self._moment(result).runs[result.runs.index(run)]
+        for result, run, moment in self._runs_now():
             keep = (
                 (ids is None or run.id in ids)
                 and (not result_ids or result.id in result_ids)
@@ -255,14 +268,18 @@ class Endpoints:
             wanted = [int(part) for part in raw.split(",") if part.strip()]
         except ValueError:
             return json_reply(400, {"run_ids": ["A valid integer is required."]})
-        found = {run.id: (result, run) for result, run in self.ledger.runs()}
-        answer = []
-        for run_id in wanted:
-            if run_id in found:
-                result, run = found[run_id]
-                moment = self._moment(result).runs[result.runs.index(run)]
-                answer.append(out.run_bulk(self.world, result, run, moment))
+        found = {run.id: (result, run, moment) for result, run, moment in self._runs_now()}
+        answer = [out.run_bulk(self.world, *found[i]) for i in wanted if i in found]
         return json_reply(200, answer)
+
+    def _runs_now(self) -> list[tuple[EmulatedResult, EmulatedRun, RunMoment]]:
+        """Every run with its state now, newest first."""
+        rows = [
+            (result, run, moment)
+            for result in self.ledger.results.values()
+            for run, moment in zip(result.runs, self._moment(result).runs, strict=True)
+        ]
+        return sorted(rows, key=lambda row: -row[1].id)
 
     # --- scenarios, agents ------------------------------------------------------------------
 
@@ -412,10 +429,6 @@ class Endpoints:
 
     def billing(self, req: Request) -> Reply:
         return json_reply(200, out.billing_info(self.world, self.ledger.spent(), self.wall()))
-
-
-def _ints(query: dict[str, list[str]], name: str) -> list[int] | None:
-    return numbers_param(query, name)
 
 
 def _in_folder(path: str | None, folder: str) -> bool:

@@ -279,9 +279,6 @@ class Ledger:
             random.Random(self.world.seed).shuffle(rows)  # noqa: S311 - an order, not a secret
         return rows
 
-    def runs(self) -> list[tuple[EmulatedResult, EmulatedRun]]:
-        return [(result, run) for result in self.results.values() for run in result.runs]
-
     def _run(
         self, plan: RunPlan, repetition: int, starts: float, ends: float, evaluated: float
     ) -> EmulatedRun:
