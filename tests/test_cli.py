@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from cekura_ci import cli
-from tests.conftest import read_outputs
+from tests.helpers import read_outputs
 from tests.test_entrypoint import action_env
 from tests.test_settings import BAD_INPUTS
 

@@ -15,7 +15,7 @@ from referencing.jsonschema import DRAFT202012
 
 from cekura_ci.settings import Settings
 from cekura_ci.trigger import run_request
-from tests.conftest import API_KEY, FakeClock, scenario
+from tests.helpers import API_KEY, FakeClock, scenario
 
 
 def _honour_nullable(node: Any) -> Any:

@@ -12,7 +12,7 @@ import requests
 import yaml
 
 from cekura_ci.emulator.world import demo_world, load_world
-from tests.conftest import API_KEY, FakeClock, scenario
+from tests.helpers import API_KEY, FakeClock, scenario
 
 RUN = "/test_framework/v1/scenarios/run_scenarios_livekit_v2/"
 RESULTS = "/test_framework/v1/results/"

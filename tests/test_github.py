@@ -15,7 +15,7 @@ from cekura_ci.github import (
     safe_line,
     workflow_command,
 )
-from tests.conftest import read_outputs
+from tests.helpers import read_outputs
 
 
 def test_escape_data_when_text_has_newlines_and_percent_encodes_them() -> None:

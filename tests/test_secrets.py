@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import scenario
+from tests.helpers import scenario
 from tests.test_entrypoint import ROOT, action_env, wait_for_result_id
 
 KEY = "ck_live_DISTINCTIVE_7c1f0e9a2b"

@@ -15,7 +15,7 @@ from cekura_ci.errors import AmbiguousTrigger, GaveUp, RequestRejected
 from cekura_ci.settings import Settings
 from cekura_ci.timing import Backoff
 from cekura_ci.trigger import run_request, start_run
-from tests.conftest import FakeClock
+from tests.helpers import FakeClock
 
 BASE = "https://api.cekura.test"
 NAME = "cekura-ci test run"
