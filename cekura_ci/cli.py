@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 
 from cekura_ci import __version__
 from cekura_ci.client import CekuraClient, make_session
+from cekura_ci.context import RunContext
 from cekura_ci.errors import CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub, configure_logging
 from cekura_ci.pipeline import Gate
 from cekura_ci.report.markdown import DOCS_URL, render_error
-from cekura_ci.settings import Settings, SettingsError, default_result_name
+from cekura_ci.settings import Settings, SettingsError, read_inputs
 from cekura_ci.text import redact
 from cekura_ci.timing import Backoff, CancelToken, Clock
 
@@ -38,7 +39,9 @@ def build_gate(settings: Settings, github: GitHub, cancel: CancelToken) -> Gate:
 def load_settings(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:
     settings = Settings.from_inputs(raw)
     if not settings.name:
-        settings = settings.model_copy(update={"name": default_result_name(environ)})
+        settings = settings.model_copy(
+            update={"name": RunContext.from_environ(environ).result_name()}
+        )
     return settings
 
 
@@ -95,8 +98,7 @@ def _start(environ: Mapping[str, str], raw: Mapping[str, str | None]) -> tuple[G
 
 def action_main(environ: Mapping[str, str]) -> int:
     """The Docker action: inputs arrive as INPUT_<NAME>, with action.yml's defaults filled in."""
-    raw = {name: environ.get(ACTION_PREFIX + name.upper()) for name in Settings.input_names()}
-    return run_gate(raw, environ)
+    return run_gate(read_inputs(environ, ACTION_PREFIX), environ)
 
 
 def run_gate(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> int:
@@ -104,7 +106,7 @@ def run_gate(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> int:
     github, cancel = _start(environ, raw)
     code = guarded(
         github,
-        raw.get("summary_file") or "cekura-summary.md",
+        raw.get("summary_file") or Settings.default_text("summary_file"),
         lambda: build_gate(load_settings(raw, environ), github, cancel).run(),
     )
     cancel.release()
@@ -120,8 +122,8 @@ def _flag(name: str) -> str:
 
 def _add_input_flags(parser: argparse.ArgumentParser) -> None:
     for name, field in Settings.model_fields.items():
-        default = field.default if field.default not in (None, "", ()) else None
-        shown = f" Default: {default}." if default is not None and name != "api_key" else ""
+        default = Settings.default_text(name)
+        shown = f" Default: {default}." if default else ""
         parser.add_argument(
             _flag(name),
             dest=name,
@@ -184,9 +186,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    raw: dict[str, str | None] = {
-        name: environ.get(ENV_PREFIX + name.upper()) for name in Settings.input_names()
-    }
+    raw = read_inputs(environ, ENV_PREFIX)
     raw.update(
         {
             name: getattr(args, name)

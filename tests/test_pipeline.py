@@ -9,13 +9,10 @@ from pathlib import Path
 import pytest
 
 from cekura_ci.errors import ExitCode
-from tests.conftest import read_outputs, scenario
+from cekura_ci.outputs import OUTPUTS
+from tests.helpers import read_outputs, scenario
 
-OUTPUT_NAMES = {
-    "result_id", "status", "outcome", "passed", "pass_rate", "total_runs", "passed_runs", "failed_runs",
-    "infra_failed_runs", "failed_scenarios", "flaky_scenarios", "summary_file", "junit_file", "report_file",
-    "result_url",
-}  # fmt: skip
+OUTPUT_NAMES = set(OUTPUTS)
 
 
 @pytest.fixture

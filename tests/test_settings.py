@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cekura_ci.settings import Settings, SettingsError, default_result_name
+from cekura_ci.settings import Settings, SettingsError, read_inputs
 
 BASE = {"api_key": "k", "agent_id": "42", "scenario_ids": "101"}
 
@@ -160,35 +160,25 @@ def test_unknown_input_when_given_is_refused() -> None:
     assert problems(pass_treshold="90") == [("pass_treshold", "is not an input of cekura-ci")]
 
 
-def test_from_env_when_prefixed_variables_are_set_reads_them() -> None:
-    """The action reads INPUT_<NAME>; the CLI reads CEKURA_<NAME>."""
+def test_read_inputs_when_prefixed_variables_are_set_reads_every_input() -> None:
+    """The action reads INPUT_<NAME>, the CLI CEKURA_<NAME>: one function for both."""
     env = {
         "INPUT_API_KEY": "k",
         "INPUT_AGENT_ID": "9",
         "INPUT_SCENARIO_IDS": "5",
         "INPUT_FREQUENCY": "3",
+        "CEKURA_FREQUENCY": "7",
     }
-    s = Settings.from_env(env, "INPUT_")
+    raw = read_inputs(env, "INPUT_")
+    assert set(raw) == set(Settings.input_names())
+    s = Settings.from_inputs(raw)
     assert (s.agent_id, s.scenario_ids, s.frequency) == (9, (5,), 3)
+    assert read_inputs(env, "CEKURA_")["frequency"] == "7"
 
 
-def test_default_result_name_when_on_a_pull_request_names_repo_pr_sha_run_and_token() -> None:
-    """The default name is unique per step and findable by a human."""
-    env = {
-        "GITHUB_REPOSITORY": "acme/agent",
-        "GITHUB_REF_NAME": "17/merge",
-        "GITHUB_SHA": "0123456789abcdef",
-        "GITHUB_RUN_ID": "555",
-        "GITHUB_RUN_ATTEMPT": "2",
-        "GITHUB_JOB": "gate",
-    }
-    assert (
-        default_result_name(env, token="abc123")
-        == "cekura-ci · acme/agent · PR #17 · 0123456 · run 555.2 · gate · abc123"
-    )
-
-
-def test_default_result_name_when_called_twice_differs() -> None:
-    """Two steps of the same job (or matrix legs) never share a name."""
-    env = {"GITHUB_REPOSITORY": "acme/agent", "GITHUB_REF_NAME": "main", "GITHUB_RUN_ID": "1"}
-    assert default_result_name(env) != default_result_name(env)
+def test_default_text_when_asked_is_what_the_runner_passes() -> None:
+    """Defaults as strings: booleans lower-case, numbers without a trailing .0, none as empty."""
+    assert Settings.default_text("end_calls_on_cancel") == "true"
+    assert Settings.default_text("timeout") == "3600"
+    assert Settings.default_text("agent_id") == ""
+    assert Settings.default_text("api_key") == ""
