@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def one_line(text: object, limit: int | None = None) -> str:
@@ -16,6 +17,12 @@ def one_line(text: object, limit: int | None = None) -> str:
 def fold_controls(text: object) -> str:
     """Line breaks and control characters → spaces; other spacing kept (for indented log lines)."""
     return _CONTROL.sub(" ", str(text))
+
+
+def encodable(text: str) -> str:
+    """Lone surrogates (legal in JSON, unencodable in UTF-8) shown as U+FFFD instead of crashing
+    the write that meets them."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def clip(text: str, limit: int) -> str:

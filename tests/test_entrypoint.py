@@ -198,7 +198,7 @@ def test_action_when_scenario_id_unknown_exits_2_with_the_api_message(
 def test_action_when_key_is_wrong_exits_2(fast_world, serve, workspace: Path) -> None:
     server = serve(fast_world())
     code, stdout, outputs, _ = run_action(
-        workspace, **inputs_for(server, scenario_ids="101", api_key="wrong-key")
+        workspace, **inputs_for(server, scenario_ids="101", api_key="ck_test_wrong_key_0000")
     )
     assert code == 2 and "Cekura refused the API key" in stdout and outputs["outcome"] == "error"
 
@@ -324,7 +324,7 @@ def test_action_when_key_is_refused_the_summary_says_what_to_do(
     """Cause, fix and where to read more are in the summary, not only in the log."""
     server = serve(fast_world())
     _, _, _, summary = run_action(
-        workspace, **inputs_for(server, scenario_ids="101", api_key="wrong-key")
+        workspace, **inputs_for(server, scenario_ids="101", api_key="ck_test_wrong_key_0000")
     )
     assert (
         "Cekura refused the API key" in summary

@@ -64,7 +64,7 @@ def closed_port() -> int:
 
 
 def test_key_when_refused_with_401_is_not_written(world, serve, workspace: Path) -> None:
-    server = serve(world(api_key="the-other-key"))
+    server = serve(world(api_key="ck_test_the_other_key_1"))
     assert run(workspace, api_url=server.url)[0] == 2
 
 
