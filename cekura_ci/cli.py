@@ -75,7 +75,8 @@ def guarded(github: GitHub, summary_file: str | None, body: Callable[[], ExitCod
         lines, code, outcome, hint = _describe(exc, github)
     for line in lines:
         github.annotate("error", line, title="Cekura gate")
-    summary = render_error(" ".join(lines), hint=hint)
+    # Redacted before rendering: Markdown escaping would hide the key from a later redaction.
+    summary = render_error(redact(" ".join(lines), github.masked), hint=hint)
     github.append_summary(summary)
     github.set_output("outcome", outcome.value)
     github.set_output("passed", "false")

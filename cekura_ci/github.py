@@ -144,12 +144,15 @@ class GitHub:
             text = encodable(redact(str(value), self.masked))
             self._append(self.output_path, heredoc_output(name, text), "the step outputs")
 
-    def write_file(self, path: str, content: str) -> str:
+    def write_file(self, path: str, content: str, *, redact_text: bool = True) -> str:
         """Write a report file (creating its folder), redacted like everything else we write.
+        Machine-readable files pass `redact_text=False`: they are rendered from redacted data,
+        and a replacement in their text could break their syntax.
         Raises OSError: the caller decides whether a report file that cannot be written matters."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(encodable(redact(content, self.masked)), encoding="utf-8")
+        text = redact(content, self.masked) if redact_text else content
+        target.write_text(encodable(text), encoding="utf-8")
         return os.fspath(path)
 
     def append_summary(self, markdown: str) -> None:

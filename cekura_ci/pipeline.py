@@ -18,7 +18,7 @@ from cekura_ci.report.json_report import render_json
 from cekura_ci.report.junit import render_junit
 from cekura_ci.report.markdown import render_console, render_summary
 from cekura_ci.settings import Settings, SettingsError
-from cekura_ci.text import one_line
+from cekura_ci.text import one_line, redact_data
 from cekura_ci.timing import Backoff, Clock
 from cekura_ci.trigger import start_run
 from cekura_ci.verdict import Policy, Verdict, judge
@@ -168,14 +168,24 @@ def write_report(github: GitHub, name: str, path: str, render: Callable[[], str]
     if not path:
         return ""
     try:
-        return github.write_file(path, render())
+        return github.write_file(path, render(), redact_text=name == "summary_file")
     except Exception as exc:  # a report is never worth a changed verdict, even on a bug of ours
         log.warning("Could not write %s %r (%s); the verdict stands.", name, path, exc)
         return ""
 
 
+def redacted(verdict: Verdict, secrets: list[str]) -> Verdict:
+    """The verdict with any secret the API echoed removed from its texts, before any rendering
+    escapes them (`ck\\_live` in Markdown would slip past a redaction of the rendered text)."""
+    dumped = verdict.model_dump_json()
+    if not any(secret in dumped for secret in secrets):  # a key has no character JSON escapes
+        return verdict
+    return Verdict.model_validate(redact_data(json.loads(dumped), secrets))
+
+
 def publish(verdict: Verdict, settings: Settings, github: GitHub) -> None:
     """Summary, files, outputs, annotations and log lines: every report comes from the verdict."""
+    verdict = redacted(verdict, github.masked)
     summary = render_summary(verdict)
     github.append_summary(summary)
     outputs: dict[str, object] = {

@@ -34,3 +34,15 @@ def redact(text: str, secrets: list[str]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+def redact_data(data: object, secrets: list[str]) -> object:
+    """JSON-like data with every secret replaced inside its strings only: numbers, keys and
+    structure untouched, so what is serialized afterwards stays valid."""
+    if isinstance(data, str):
+        return redact(data, secrets)
+    if isinstance(data, list):
+        return [redact_data(item, secrets) for item in data]
+    if isinstance(data, dict):
+        return {key: redact_data(value, secrets) for key, value in data.items()}
+    return data

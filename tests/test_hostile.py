@@ -4,7 +4,10 @@ and a file that cannot be written never changes the verdict."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -55,9 +58,7 @@ def test_gate_when_every_api_text_carries_commands_prints_none_of_them(
 ) -> None:
     """Status words, names, errors, metrics, transcripts, durations and a retry's Content-Type."""
     responses.post(BASE + TRIGGER_PATH, json={"id": 77, "status": "pending", "runs": []})
-    responses.get(
-        RESULT, body="<html>", status=503, content_type=f"text/html ##[error]x ::error::y"
-    )
+    responses.get(RESULT, body="<html>", status=503, content_type="text/html ##[error]x ::error::y")
     responses.get(RESULT, json={"id": 77, "status": f"running {EVIL}", "runs": {}})
     runs = [hostile_run(1, "pass"), hostile_run(2, "fail"), hostile_run(3, "fail")]
     responses.get(
@@ -161,3 +162,59 @@ def test_gate_when_a_report_cannot_be_written_after_the_run_warns_and_keeps_the_
     assert "Could not write report_file 'out/report.json'" in out and "Unexpected" not in out
     outputs = read_outputs(workspace / "github_output")
     assert outputs["outcome"] == "failed" and outputs["report_file"] == ""
+
+
+@responses.activate
+def test_gate_when_the_api_echoes_the_key_keeps_it_out_of_every_file_in_any_escaping(
+    workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock
+) -> None:
+    """Markdown would write `ck\\_test…`, HTML `ck&#95;…`: the key is removed before escaping,
+    and the JSON and JUnit files stay valid with their numbers intact."""
+    responses.post(BASE + TRIGGER_PATH, json={"id": 77, "status": "pending", "runs": []})
+    echo = {
+        "id": 123456,
+        "scenario": 101,
+        "scenario_name": f"Leak {API_KEY}",
+        "status": "failed",
+        "success": False,
+        "error_message": f"bad key <{API_KEY}>",
+    }
+    responses.get(
+        RESULT, json={"id": 77, "name": API_KEY, "status": "completed", "runs": {"123456": echo}}
+    )
+    env = action_env(
+        workspace,
+        api_key=API_KEY,
+        agent_id="42",
+        scenario_ids="101",
+        api_url=BASE,
+        junit_file="junit.xml",
+        report_file="report.json",
+    )
+    assert cli.action_main(env, clock=clock) == 1
+    written = [capsys.readouterr().out] + [
+        p.read_text() for p in workspace.iterdir() if p.is_file()
+    ]
+    for text in written:
+        for form in (text, text.replace("\\", ""), html.unescape(text)):
+            assert API_KEY not in form.replace("::add-mask::" + API_KEY, "")
+    report = json.loads((workspace / "report.json").read_text())
+    assert report["scenarios"][0]["runs"][0]["run_id"] == 123456
+    assert "Leak ***" in report["scenarios"][0]["scenario_name"]
+    ET.parse(workspace / "junit.xml")
+    assert read_outputs(workspace / "github_output")["result_id"] == "77"
+
+
+@responses.activate
+def test_error_summary_when_the_refusal_echoes_the_key_does_not_show_it(
+    workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock
+) -> None:
+    """A 401 whose detail repeats the key: redacted before the Markdown escaping, not after."""
+    responses.post(BASE + TRIGGER_PATH, status=401, json={"detail": f"Invalid key {API_KEY}."})
+    env = action_env(workspace, api_key=API_KEY, agent_id="42", scenario_ids="101", api_url=BASE)
+    assert cli.action_main(env, clock=clock) == 2
+    capsys.readouterr()
+    for path in ("step_summary.md", "cekura-summary.md"):
+        text = (workspace / path).read_text()
+        assert "Invalid key \\*\\*\\*" in text
+        assert API_KEY not in text.replace("\\", "") and API_KEY not in html.unescape(text)
