@@ -10,6 +10,7 @@ process is the point (the runner's way of starting it, signals, the command line
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -333,16 +334,24 @@ def test_cli_when_run_with_flags_and_env_behaves_like_the_action(
     assert (workspace / "out" / "summary.md").read_text().startswith("## ✅")
 
 
-def test_cli_when_help_is_asked_lists_every_input() -> None:
+def test_cli_when_help_is_asked_lists_every_input_with_its_default_and_variable() -> None:
+    """`cekura-ci run --help` names every flag, its default and its CEKURA_* variable."""
     process = subprocess.run(
         [sys.executable, "-m", "cekura_ci", "run", "--help"],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "COLUMNS": "2000"},  # one line per flag: nothing wrapped mid-default
     )
-    for name in ACTION["inputs"]:
-        assert "--" + name.replace("_", "-") in process.stdout
-    assert "CEKURA_API_KEY" in process.stdout
+    blocks = re.split(r"\n(?=  -)", process.stdout)
+    lines = {
+        block.split()[0]: " ".join(block.split()) for block in blocks if block.startswith("  --")
+    }
+    for name, spec in ACTION["inputs"].items():
+        line = lines["--" + name.replace("_", "-")]
+        default = str(spec.get("default", ""))
+        assert (f"Default: {default}." in line) == bool(default), line
+        assert f"Env: CEKURA_{name.upper()}." in line
 
 
 def test_action_when_key_is_refused_the_summary_says_what_to_do(

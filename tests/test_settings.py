@@ -74,6 +74,15 @@ def test_optional_lists_when_given_are_read() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["- book_slot\n- cancel_slot\n", "[book_slot, cancel_slot]", "'book_slot', \"cancel_slot\""],
+)
+def test_mock_tool_names_when_given_as_a_yaml_list_is_read(text: str) -> None:
+    """A YAML block or flow list pasted into the input reads like a comma list."""
+    assert settings(mock_tool_names=text).mock_tool_names == ("book_slot", "cancel_slot")
+
+
 def test_mock_tool_names_when_an_empty_list_is_kept_empty() -> None:
     """`[]` means "mock none", which differs from not giving the input."""
     assert settings(mock_tool_names="[]").mock_tool_names == ()
