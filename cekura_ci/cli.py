@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 
 from cekura_ci import __version__
 from cekura_ci.client import CekuraClient, make_session
+from cekura_ci.context import RunContext
 from cekura_ci.errors import CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub, configure_logging
 from cekura_ci.pipeline import Gate
 from cekura_ci.report.markdown import DOCS_URL, render_error
-from cekura_ci.settings import Settings, SettingsError, default_result_name
+from cekura_ci.settings import MIN_API_KEY_LENGTH, Settings, SettingsError, read_inputs
 from cekura_ci.text import redact
 from cekura_ci.timing import Backoff, CancelToken, Clock
 
@@ -29,22 +30,26 @@ ENV_PREFIX = "CEKURA_"
 ACTION_PREFIX = "INPUT_"
 
 
-def build_gate(settings: Settings, github: GitHub, cancel: CancelToken) -> Gate:
+def build_gate(settings: Settings, github: GitHub, clock: Clock) -> Gate:
     session = make_session(settings.api_key)
     client = CekuraClient(settings.api_url, session, timeout=settings.request_timeout)
-    return Gate(settings, client, github, Clock(cancel), Backoff())
+    return Gate(settings, client, github, clock, Backoff())
 
 
 def load_settings(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:
     settings = Settings.from_inputs(raw)
     if not settings.name:
-        settings = settings.model_copy(update={"name": default_result_name(environ)})
+        settings = settings.model_copy(
+            update={"name": RunContext.from_environ(environ).result_name()}
+        )
     return settings
 
 
 def _mask_raw_key(raw: Mapping[str, str | None], github: GitHub) -> None:
+    """Mask the key before it is validated, so no later line can show it. A value too short to
+    be a key is refused without being echoed, and masking it would rewrite every line it occurs in."""
     key = (raw.get("api_key") or "").strip()
-    if key:
+    if len(key) >= MIN_API_KEY_LENGTH:
         github.mask(key)
 
 
@@ -70,7 +75,8 @@ def guarded(github: GitHub, summary_file: str | None, body: Callable[[], ExitCod
         lines, code, outcome, hint = _describe(exc, github)
     for line in lines:
         github.annotate("error", line, title="Cekura gate")
-    summary = render_error(" ".join(lines), hint=hint)
+    # Redacted before rendering: Markdown escaping would hide the key from a later redaction.
+    summary = render_error(redact(" ".join(lines), github.masked), hint=hint)
     github.append_summary(summary)
     github.set_output("outcome", outcome.value)
     github.set_output("passed", "false")
@@ -82,32 +88,34 @@ def guarded(github: GitHub, summary_file: str | None, body: Callable[[], ExitCod
     return int(code)
 
 
-def _start(environ: Mapping[str, str], raw: Mapping[str, str | None]) -> tuple[GitHub, CancelToken]:
+def _start(environ: Mapping[str, str], raw: Mapping[str, str | None]) -> GitHub:
     github = GitHub(environ)
     _mask_raw_key(raw, github)
     configure_logging(
         github, debug=environ.get("RUNNER_DEBUG") == "1" or environ.get("CEKURA_DEBUG") == "1"
     )
-    cancel = CancelToken()
-    cancel.install()
-    return github, cancel
+    return github
 
 
-def action_main(environ: Mapping[str, str]) -> int:
+def action_main(environ: Mapping[str, str], clock: Clock | None = None) -> int:
     """The Docker action: inputs arrive as INPUT_<NAME>, with action.yml's defaults filled in."""
-    raw = {name: environ.get(ACTION_PREFIX + name.upper()) for name in Settings.input_names()}
-    return run_gate(raw, environ)
+    return run_gate(read_inputs(environ, ACTION_PREFIX), environ, clock)
 
 
-def run_gate(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> int:
-    """The gate from raw inputs: mask, log, take over signals, run guarded, let go of signals."""
-    github, cancel = _start(environ, raw)
+def run_gate(
+    raw: Mapping[str, str | None], environ: Mapping[str, str], clock: Clock | None = None
+) -> int:
+    """The gate from raw inputs: mask, log, take over signals, run guarded, let go of signals.
+    `clock` is injected by tests (a fake one) and by nothing else."""
+    github = _start(environ, raw)
+    clock = clock or Clock(CancelToken())
+    clock.cancel.install()
     code = guarded(
         github,
-        raw.get("summary_file") or "cekura-summary.md",
-        lambda: build_gate(load_settings(raw, environ), github, cancel).run(),
+        raw.get("summary_file") or Settings.default_text("summary_file"),
+        lambda: build_gate(load_settings(raw, environ), github, clock).run(),
     )
-    cancel.release()
+    clock.cancel.release()
     return code
 
 
@@ -120,8 +128,8 @@ def _flag(name: str) -> str:
 
 def _add_input_flags(parser: argparse.ArgumentParser) -> None:
     for name, field in Settings.model_fields.items():
-        default = field.default if field.default not in (None, "", ()) else None
-        shown = f" Default: {default}." if default is not None and name != "api_key" else ""
+        default = Settings.default_text(name)
+        shown = f" Default: {default}." if default else ""
         parser.add_argument(
             _flag(name),
             dest=name,
@@ -175,9 +183,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run_command(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
-    raw: dict[str, str | None] = {
-        name: environ.get(ENV_PREFIX + name.upper()) for name in Settings.input_names()
-    }
+    raw = read_inputs(environ, ENV_PREFIX)
     raw.update(
         {
             name: getattr(args, name)

@@ -22,6 +22,7 @@ from cekura_ci.errors import (
     TransientApiError,
 )
 from cekura_ci.models import Result, ResultPage, ShareLink
+from cekura_ci.text import clip
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +215,7 @@ def _api_message(response: requests.Response, limit: int = 500) -> str:
     message = " ".join(message.split())
     if not message:
         return ""
-    return ": " + (message if len(message) <= limit else message[: limit - 1] + "…")
+    return ": " + clip(message, limit)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from cekura_ci.text import encodable
+
 TERMINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
 
 
@@ -42,11 +44,12 @@ def _lenient_float(value: Any) -> float | None:
 
 
 def _lenient_text(value: Any) -> str | None:
+    """Text as given, a list as lines; never a lone surrogate, which no file or stream can take."""
     if value is None:
         return None
     if isinstance(value, list):
-        return "\n".join(str(v) for v in value)
-    return str(value)
+        return encodable("\n".join(str(v) for v in value))
+    return encodable(str(value))
 
 
 def _id_list(value: Any) -> list[int] | None:
@@ -65,15 +68,20 @@ def _lines(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return value.splitlines()
+        return encodable(value).splitlines()
     if isinstance(value, list):
-        return [str(v) for v in value]
-    return [str(value)]
+        return [encodable(str(v)) for v in value]
+    return [encodable(str(value))]
+
+
+def _objects(value: Any) -> list[Any]:
+    """A list of JSON objects: anything that is not an object is left out, a non-list is empty."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _status(value: Any) -> str:
     """Lower-case, one line, short: a status is shown in progress lines and tables."""
-    return " ".join(str(value or "").split()).lower()[:40] or "unknown"
+    return encodable(" ".join(str(value or "").split()).lower()[:40]) or "unknown"
 
 
 Count = Annotated[int | None, BeforeValidator(_lenient_int)]
@@ -83,6 +91,7 @@ Text = Annotated[str | None, BeforeValidator(_lenient_text)]
 IdList = Annotated[list[int] | None, BeforeValidator(_id_list)]
 Lines = Annotated[list[str], BeforeValidator(_lines)]
 Status = Annotated[str, BeforeValidator(_status)]
+ObjectList = BeforeValidator(_objects)
 
 
 class _Tolerant(BaseModel):
@@ -104,12 +113,7 @@ class ExpectedOutcome(_Tolerant):
 
 
 class Evaluation(_Tolerant):
-    metrics: list[Metric] = Field(default_factory=list)
-
-    @field_validator("metrics", mode="before")
-    @classmethod
-    def _only_objects(cls, value: Any) -> list[Any]:
-        return [m for m in value if isinstance(m, dict)] if isinstance(value, list) else []
+    metrics: Annotated[list[Metric], ObjectList] = Field(default_factory=list)
 
 
 class TranscriptTurn(_Tolerant):
@@ -132,23 +136,23 @@ class Run(_Tolerant):
     expected_outcome: ExpectedOutcome | None = None
     evaluation: Evaluation | None = None
     transcript: Text = None
-    transcript_object: list[TranscriptTurn] | None = None
+    transcript_object: Annotated[list[TranscriptTurn], ObjectList] = Field(default_factory=list)
 
     @field_validator("expected_outcome", "evaluation", "test_profile_data", mode="before")
     @classmethod
     def _object_or_none(cls, value: Any) -> Any:
         return value if isinstance(value, dict) else None
 
-    @field_validator("transcript_object", mode="before")
-    @classmethod
-    def _turns(cls, value: Any) -> Any:
-        return [t for t in value if isinstance(t, dict)] if isinstance(value, list) else None
-
     @property
     def test_profile_name(self) -> str | None:
         data = self.test_profile_data or {}
         name = data.get("name")
         return str(name) if name is not None else None
+
+    @property
+    def passed(self) -> bool:
+        """The one definition of a passing run: completed, and Cekura judged it a success."""
+        return self.status == "completed" and self.success is True
 
     @property
     def has_conversation(self) -> bool:
@@ -195,7 +199,7 @@ class Result(_Tolerant):
         """(total, done, passed, failed) counted from the runs themselves."""
         total = max(len(self.runs), self.total_runs_count or 0)
         done = [r for r in self.runs if r.status in TERMINAL_STATUSES]
-        passed = sum(1 for r in done if r.status == "completed" and r.success is True)
+        passed = sum(1 for r in done if r.passed)
         return total, len(done), passed, len(done) - passed
 
 
@@ -204,12 +208,7 @@ class ResultPage(_Tolerant):
 
     count: Count = None
     next: Text = None
-    results: list[Result] = Field(default_factory=list)
-
-    @field_validator("results", mode="before")
-    @classmethod
-    def _only_objects(cls, value: Any) -> list[Any]:
-        return [r for r in value if isinstance(r, dict)] if isinstance(value, list) else []
+    results: Annotated[list[Result], ObjectList] = Field(default_factory=list)
 
 
 class ShareLink(_Tolerant):

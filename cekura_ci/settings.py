@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -21,10 +20,14 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
-    model_validator,
 )
+from pydantic_core import PydanticUndefined
+
+from cekura_ci.text import clip
 
 DEFAULT_API_URL = "https://api.cekura.ai"
+HOUR = 3600.0
+DAY = 24 * HOUR
 MAX_NAME_LENGTH = 255  # Cekura's Result.name maxLength
 
 
@@ -112,12 +115,13 @@ def bounded_int(low: int, high: int | None = None) -> Callable[[Any], int]:
     return parse
 
 
-def bounded_seconds(low: float, *, exclusive: bool = False) -> Callable[[Any], float]:
-    expected = f"a number of seconds {'above' if exclusive else 'of at least'} {low:g}"
+def bounded_seconds(low: float, high: float, *, exclusive: bool = False) -> Callable[[Any], float]:
+    """Seconds from `low` (exclusive or not) to `high`: huge values overflow the clocks they feed."""
+    expected = f"a number of seconds {'above' if exclusive else 'from'} {low:g} {'and at most' if exclusive else 'to'} {high:g}"
 
     def parse(value: Any) -> float:
         number = _number(value, expected)
-        if number < low or (exclusive and number == low):
+        if number < low or (exclusive and number == low) or number > high:
             raise ValueError(f"expected {expected}")
         return number
 
@@ -142,14 +146,55 @@ def parse_bool(value: Any) -> bool:
     return text == "true"
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.endswith(".localhost") or host.startswith("127.")
+
+
 def parse_api_url(value: Any) -> str:
     text = str(value).strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValueError("expected an http(s) URL such as https://api.cekura.ai") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
         raise ValueError("expected an http(s) URL such as https://api.cekura.ai")
+    if any(ch.isspace() for ch in text) or not text.isprintable():
+        raise ValueError("expected a URL without spaces")
     if parts.query or parts.fragment:
         raise ValueError("expected a base URL without a query or fragment")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError(
+            "expected https: plain http would send the API key in clear text (http is allowed "
+            "only for a stand-in on this machine, such as http://127.0.0.1:8080)"
+        )
     return text.rstrip("/")
+
+
+MAX_LIVEKIT_DATA_DEPTH = 32
+MAX_LIVEKIT_DATA_CHARS = 100_000
+
+
+def _depth(value: Any) -> int:
+    """How deeply JSON containers nest (iteratively: deep input must not exhaust the stack)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        node, level = todo.pop()
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        for child in children:
+            if isinstance(child, (dict, list)):
+                deepest = max(deepest, level + 1)
+                todo.append((child, level + 1))
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def parse_livekit_data(value: Any) -> dict[str, Any]:
@@ -157,12 +202,21 @@ def parse_livekit_data(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         data = value
     else:
+        text = str(value)
+        if len(text) > MAX_LIVEKIT_DATA_CHARS:
+            raise ValueError(f"expected at most {MAX_LIVEKIT_DATA_CHARS:,} characters of JSON")
         try:
-            data = json.loads(str(value))
-        except json.JSONDecodeError:
+            data = json.loads(text, parse_constant=_no_constant)
+        except RecursionError:
+            raise ValueError(
+                f"expected JSON nested at most {MAX_LIVEKIT_DATA_DEPTH} levels"
+            ) from None
+        except ValueError:  # JSONDecodeError, or NaN / Infinity, which JSON does not have
             raise ValueError(f"expected {expected}") from None
     if not isinstance(data, dict):
         raise ValueError(f"expected {expected}")
+    if _depth(data) > MAX_LIVEKIT_DATA_DEPTH:
+        raise ValueError(f"expected JSON nested at most {MAX_LIVEKIT_DATA_DEPTH} levels")
     for key in ("agent_name", "url"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise ValueError(f"expected {key!r} to be a string")
@@ -189,7 +243,13 @@ def parse_path(value: Any) -> str:
     return text
 
 
+MIN_API_KEY_LENGTH = 16
+
+
 def parse_api_key(value: Any) -> SecretStr:
+    """A plausible key, refused without ever echoing it. Printable ASCII (a header value must
+    encode), no quote or backslash (so no JSON or XML escaping can hide it from redaction), and
+    long enough, with a letter, that redacting it cannot rewrite ids, counts or other numbers."""
     raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
     key = raw.strip()  # pasted secrets often carry a trailing newline
     if not key:
@@ -197,8 +257,18 @@ def parse_api_key(value: Any) -> SecretStr:
             "expected a Cekura API key, got an empty value: the secret is probably missing "
             "(a pull request from a fork gets no secrets)"
         )
-    if any(ch.isspace() or not ch.isprintable() for ch in key):
+    if any(ch.isspace() for ch in key):
         raise ValueError("expected a single-line key without spaces")
+    if not key.isascii() or not key.isprintable() or '"' in key or "\\" in key:
+        raise ValueError(
+            "expected a key of printable ASCII characters (the value holds other characters: "
+            "check what was pasted into the secret)"
+        )
+    if len(key) < MIN_API_KEY_LENGTH or not any(ch.isalpha() for ch in key):
+        raise ValueError(
+            f"expected a Cekura API key (at least {MIN_API_KEY_LENGTH} characters with letters): "
+            "this value is too short to be one"
+        )
     return SecretStr(key)
 
 
@@ -213,122 +283,164 @@ Path = Annotated[str, BeforeValidator(parse_path)]
 OptionalPositiveInt = Annotated[int | None, BeforeValidator(bounded_int(1))]
 
 
+def _input(default: Any = ..., *, group: str, description: str) -> Any:
+    """A Settings field: its default, its description and the README table it is listed in."""
+    return Field(default, description=description, json_schema_extra={"group": group})
+
+
+CONNECTION = "Connection"
+SELECTION = "What runs"
+JUDGING = "Judging"
+WAITING = "Waiting"
+REPORTS = "Reports"
+
+
 class Settings(BaseModel):
-    """Everything one gate run needs, validated. Field order is the order of action.yml's inputs."""
+    """Everything one gate run needs, validated. Each input is declared here and only here: the
+    field order is action.yml's input order, and action.yml, the README's tables and the CLI's
+    flags are generated from these fields (`python scripts/generate_docs.py`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    api_key: Annotated[SecretStr, BeforeValidator(parse_api_key)] = Field(
-        description="Cekura API key, sent as the X-CEKURA-API-KEY header. Pass it from a secret."
+    api_key: Annotated[SecretStr, BeforeValidator(parse_api_key)] = _input(
+        group=CONNECTION,
+        description="Cekura API key, sent as the X-CEKURA-API-KEY header. Pass it from a secret.",
     )
-    agent_id: OptionalPositiveInt = Field(
+    agent_id: OptionalPositiveInt = _input(
         None,
+        group=SELECTION,
         description="Cekura agent id to test (sent as `agent`). Required unless `result_id` is given.",
     )
-    scenario_ids: Ids = Field(
+    scenario_ids: Ids = _input(
         (),
-        description="Scenario ids to run: positive integers separated by commas, spaces or newlines. "
-        "Required unless `result_id` is given.",
+        group=SELECTION,
+        description="Scenario ids to run: positive integers separated by commas, spaces or "
+        "newlines. Required unless `result_id` is given.",
     )
-    frequency: Annotated[int, BeforeValidator(bounded_int(1, 100))] = Field(
-        1, description="How many times each scenario runs (1–100)."
+    frequency: Annotated[int, BeforeValidator(bounded_int(1, 100))] = _input(
+        1, group=SELECTION, description="How many times each scenario runs (1–100)."
     )
-    pass_threshold: Percent = Field(
+    pass_threshold: Percent = _input(
         100.0,
+        group=JUDGING,
         description="Percent of runs that must pass for the gate to pass (0–100; `95` or `95%`).",
     )
-    scenario_pass_threshold: OptionalPercent = Field(
+    scenario_pass_threshold: OptionalPercent = _input(
         None,
-        description="Optional percent every scenario must reach on its own, e.g. `66` for 2 of 3 runs.",
+        group=JUDGING,
+        description="Optional percent every scenario must reach on its own, e.g. `66` for 2 of 3 "
+        "runs.",
     )
-    infra_failures: Literal["fail", "ignore"] = Field(
+    infra_failures: Literal["fail", "ignore"] = _input(
         "fail",
+        group=JUDGING,
         description="`fail` counts runs that never connected or errored before the conversation "
         "against the pass rate; `ignore` leaves them out of it (they are still reported).",
     )
-    name: Annotated[str, BeforeValidator(parse_name)] = Field(
+    name: Annotated[str, BeforeValidator(parse_name)] = _input(
         "",
-        description="Name of the Cekura result. Default: built from the GitHub context (repository, "
-        "pull request or branch, short SHA, run id and attempt) plus a random token, so every step's "
-        "result is unique and findable.",
+        group=SELECTION,
+        description="Name of the Cekura result. Default: `cekura-ci · owner/repo · <branch or PR "
+        "#n> · <sha> · run <id>.<attempt> · <job> · <random token>`, unique per step and findable "
+        "by its stable start (`cekura-ci · owner/repo · <branch> · `).",
     )
-    personality_ids: OptionalIds = Field(
-        None, description="Personality ids to override for this run."
+    personality_ids: OptionalIds = _input(
+        None, group=SELECTION, description="Personality ids to override for this run."
     )
-    test_profile_ids: OptionalIds = Field(
-        None, description="Test profile ids to override for this run."
+    test_profile_ids: OptionalIds = _input(
+        None, group=SELECTION, description="Test profile ids to override for this run."
     )
-    mock_tool_names: OptionalNames = Field(
+    mock_tool_names: OptionalNames = _input(
         None,
+        group=SELECTION,
         description="Mock tools to activate, separated by commas or newlines; `[]` mocks none. "
         "Omitted: Cekura mocks every tool configured on the agent.",
     )
-    concurrency_limit: OptionalPositiveInt = Field(
-        None, description="Cap on how many of this run's calls execute at once."
+    concurrency_limit: OptionalPositiveInt = _input(
+        None, group=SELECTION, description="Cap on how many of this run's calls execute at once."
     )
-    livekit_data: Annotated[dict[str, Any] | None, BeforeValidator(parse_livekit_data)] = Field(
+    livekit_data: Annotated[dict[str, Any] | None, BeforeValidator(parse_livekit_data)] = _input(
         None,
-        description='Per-run LiveKit overrides as a JSON object: `{"agent_name": …, "url": …, "config": {…}}`.',
+        group=SELECTION,
+        description="Per-run LiveKit overrides as a JSON object: "
+        '`{"agent_name": …, "url": …, "config": {…}}` (at most 100,000 characters, nested at '
+        "most 32 levels).",
     )
-    api_url: Annotated[str, BeforeValidator(parse_api_url)] = Field(
-        DEFAULT_API_URL, description="Base URL of the Cekura API."
+    api_url: Annotated[str, BeforeValidator(parse_api_url)] = _input(
+        DEFAULT_API_URL,
+        group=CONNECTION,
+        description="Base URL of the Cekura API: https, or plain http only to this machine "
+        "(a local stand-in).",
     )
-    timeout: Annotated[float, BeforeValidator(bounded_seconds(0, exclusive=True))] = Field(
+    timeout: Annotated[float, BeforeValidator(bounded_seconds(0, DAY, exclusive=True))] = _input(
         3600.0,
-        description="Seconds to wait for the result before giving up with outcome `timeout`.",
+        group=WAITING,
+        description="Seconds to wait for the result before giving up with outcome `timeout` "
+        "(at most 86400).",
     )
-    poll_interval: Annotated[float, BeforeValidator(bounded_seconds(1))] = Field(
-        10.0, description="Seconds between two polls of the result (at least 1)."
+    poll_interval: Annotated[float, BeforeValidator(bounded_seconds(1, HOUR))] = _input(
+        10.0,
+        group=WAITING,
+        description="Seconds between two polls of the result (1–3600).",
     )
-    max_outage: Annotated[float, BeforeValidator(bounded_seconds(0, exclusive=True))] = Field(
+    max_outage: Annotated[float, BeforeValidator(bounded_seconds(0, DAY, exclusive=True))] = _input(
         600.0,
-        description="Seconds of consecutive API failures (5xx, 429, timeouts, dropped connections) "
-        "to ride out before giving up with outcome `error`.",
+        group=WAITING,
+        description="Seconds of consecutive API failures (5xx, 429, timeouts, dropped "
+        "connections) to ride out before giving up with outcome `error` (at most 86400).",
     )
-    request_timeout: Annotated[float, BeforeValidator(bounded_seconds(1))] = Field(
-        30.0, description="Seconds one HTTP request may take."
+    request_timeout: Annotated[float, BeforeValidator(bounded_seconds(1, 600))] = _input(
+        30.0,
+        group=CONNECTION,
+        description="Seconds one HTTP request may take, from connecting to the last byte (1–600).",
     )
-    result_id: OptionalPositiveInt = Field(
+    result_id: OptionalPositiveInt = _input(
         None,
+        group=SELECTION,
         description="Wait for, judge and report this existing result instead of starting a run "
         "(useful when a job is re-run).",
     )
-    end_calls_on_cancel: Flag = Field(
-        True, description="End the result's live calls when the job is cancelled or times out."
+    end_calls_on_cancel: Flag = _input(
+        True,
+        group=WAITING,
+        description="End the result's live calls when the job is cancelled or times out.",
     )
-    share_link: Flag = Field(
+    share_link: Flag = _input(
         False,
-        description="Create a public link to the result (anyone holding it can read the transcripts) "
-        "and put it in the summary and the `result_url` output.",
+        group=REPORTS,
+        description="Create a public link to the result (anyone holding it can read the "
+        "transcripts) and put it in the summary and the `result_url` output.",
     )
-    share_link_ttl_hours: Annotated[int, BeforeValidator(bounded_int(1, 8760))] = Field(
-        72, description="Hours until the share link expires (1–8760)."
+    share_link_ttl_hours: Annotated[int, BeforeValidator(bounded_int(1, 8760))] = _input(
+        72, group=REPORTS, description="Hours until the share link expires (1–8760)."
     )
-    summary_file: Path = Field(
+    summary_file: Path = _input(
         "cekura-summary.md",
+        group=REPORTS,
         description="Where to write the Markdown summary (relative to the workspace).",
     )
-    junit_file: Path = Field(
-        "", description="Where to write a JUnit XML report; empty writes none."
+    junit_file: Path = _input(
+        "", group=REPORTS, description="Where to write a JUnit XML report; empty writes none."
     )
-    report_file: Path = Field("", description="Where to write the JSON report; empty writes none.")
-
-    @model_validator(mode="after")
-    def _run_or_result(self) -> Settings:
-        if self.result_id is None:
-            if self.agent_id is None:
-                raise ValueError(
-                    "agent_id|expected a positive integer agent id (or a result_id to wait for)"
-                )
-            if not self.scenario_ids:
-                raise ValueError(
-                    "scenario_ids|expected at least one scenario id (or a result_id to wait for)"
-                )
-        return self
+    report_file: Path = _input(
+        "", group=REPORTS, description="Where to write the JSON report; empty writes none."
+    )
 
     @classmethod
     def input_names(cls) -> list[str]:
         return list(cls.model_fields)
+
+    @classmethod
+    def default_text(cls, name: str) -> str:
+        """An input's default as the runner would pass it: a string, empty when there is none."""
+        default = cls.model_fields[name].default
+        if default is PydanticUndefined or default is None or default == ():
+            return ""
+        if isinstance(default, bool):
+            return str(default).lower()
+        if isinstance(default, float):
+            return f"{default:g}"
+        return str(default)
 
     @classmethod
     def from_inputs(cls, raw: Mapping[str, str | None]) -> Settings:
@@ -341,50 +453,40 @@ class Settings(BaseModel):
         if unknown:
             raise SettingsError([(name, "is not an input of cekura-ci") for name in unknown])
         try:
-            return cls.model_validate(given)
+            settings = cls.model_validate(given)
         except ValidationError as exc:
             raise SettingsError([_problem(err, given) for err in exc.errors()]) from None
+        settings.check_run_or_result()
+        return settings
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str], prefix: str) -> Settings:
-        """Read `<prefix><NAME>` variables, e.g. INPUT_AGENT_ID or CEKURA_AGENT_ID."""
-        return cls.from_inputs(
-            {name: environ.get(prefix + name.upper()) for name in cls.model_fields}
-        )
+    def check_run_or_result(self) -> None:
+        """A run needs an agent and scenarios, unless it waits for an existing result."""
+        if self.result_id is not None:
+            return
+        if self.agent_id is None:
+            raise SettingsError(
+                [("agent_id", "expected a positive integer agent id (or a result_id to wait for)")]
+            )
+        if not self.scenario_ids:
+            raise SettingsError(
+                [("scenario_ids", "expected at least one scenario id (or a result_id to wait for)")]
+            )
+
+
+def read_inputs(environ: Mapping[str, str], prefix: str) -> dict[str, str | None]:
+    """Every input from `<prefix><NAME>` variables: INPUT_AGENT_ID (the action) or CEKURA_AGENT_ID
+    (the command line). The one way in from the environment."""
+    return {name: environ.get(prefix + name.upper()) for name in Settings.model_fields}
 
 
 def _problem(error: Any, given: Mapping[str, Any]) -> tuple[str, str]:
     """One pydantic error → (input name, 'got X; expected Y'), never showing the key."""
     message = str(error.get("ctx", {}).get("error") or error["msg"])
-    if error["loc"]:
-        name = str(error["loc"][0])
-    else:  # model-level rule: "name|message"
-        name, _, message = message.partition("|")
-        message = message or error["msg"]
+    name = str(error["loc"][0])
     if error["type"] == "literal_error":
         message = "expected one of " + str(error.get("ctx", {}).get("expected", ""))
     if name == "api_key":
         return name, message
     value = given.get(name)
-    shown = "" if value is None else f"got {_clip(str(value))!r}; "
+    shown = "" if value is None else f"got {clip(str(value), 60)!r}; "
     return name, shown + message
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def default_result_name(environ: Mapping[str, str], token: str | None = None) -> str:
-    """A unique, findable result name from the GitHub context (or the host, outside GitHub)."""
-    token = token or secrets.token_hex(3)
-    repo = environ.get("GITHUB_REPOSITORY")
-    if not repo:
-        return f"cekura-ci local {token}"
-    ref_name = environ.get("GITHUB_REF_NAME", "")
-    pr = re.fullmatch(r"(\d+)/merge", ref_name)
-    where = f"PR #{pr.group(1)}" if pr else (environ.get("GITHUB_HEAD_REF") or ref_name)
-    sha = environ.get("GITHUB_SHA", "")[:7]
-    run = f"run {environ.get('GITHUB_RUN_ID', '?')}.{environ.get('GITHUB_RUN_ATTEMPT', '1')}"
-    job = environ.get("GITHUB_JOB", "")
-    parts = [p for p in ("cekura-ci", repo, where, sha, run, job, token) if p]
-    return parse_name(" · ".join(parts))[:MAX_NAME_LENGTH]

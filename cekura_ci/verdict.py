@@ -9,6 +9,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -128,7 +129,7 @@ class Verdict(_Frozen):
 
     @property
     def failed_scenarios(self) -> list[ScenarioVerdict]:
-        return [s for s in self.scenarios if s.state == "failed" or s.meets_threshold is False]
+        return [s for s in self.scenarios if s.state == "failed"]
 
     @property
     def flaky_scenarios(self) -> list[ScenarioVerdict]:
@@ -165,7 +166,7 @@ def _transcript_tail(run: Run) -> list[Turn]:
 
 
 def _kind(run: Run, infra_ids: set[int]) -> RunKind:
-    if run.status == "completed" and run.success is True:
+    if run.passed:
         return "passed"
     if run.id in infra_ids or run.status not in TERMINAL_STATUSES:
         return "infra_failure"
@@ -230,6 +231,12 @@ def judge_run(run: Run, repetition: int, infra_ids: set[int]) -> RunVerdict:
 # --- scenarios, metrics, totals ---------------------------------------------------------------
 
 
+def reaches(passed: int, counted: int, threshold: float) -> bool:
+    """passed / counted ≥ threshold %, compared exactly (2/3 does not reach 66.67%); rounding is
+    for display only."""
+    return counted > 0 and 100 * passed >= Fraction(str(threshold)) * counted
+
+
 @dataclass(frozen=True)
 class _Tally:
     """Passed, infrastructure failures, runs counted under the policy, and the rate."""
@@ -244,7 +251,7 @@ class _Tally:
         passed = sum(r.passed for r in verdicts)
         infra = sum(r.kind == "infra_failure" for r in verdicts)
         counted = len(verdicts) - (infra if policy.infra_failures == "ignore" else 0)
-        return cls(passed, infra, counted, round(100.0 * passed / counted, 2) if counted else 0.0)
+        return cls(passed, infra, counted, 100.0 * passed / counted if counted else 0.0)
 
 
 def _group_key(run: Run, by_personality: bool, by_profile: bool) -> tuple[object, ...]:
@@ -263,8 +270,17 @@ def _scenario(
     ]
     tally = _Tally.of(verdicts, policy)
     passed, infra, counted, rate = tally.passed, tally.infra, tally.counted, tally.rate
+    meets_threshold = (
+        None
+        if policy.scenario_pass_threshold is None
+        else reaches(passed, counted, policy.scenario_pass_threshold)
+    )
     state: ScenarioState = (
-        "passed" if passed == len(verdicts) else "failed" if passed == 0 else "flaky"
+        "passed"
+        if passed == len(verdicts)
+        else "failed"
+        if passed == 0 or meets_threshold is False
+        else "flaky"
     )
     reasons = Counter(r.reason for r in verdicts if not r.passed)
     first = verdicts[0]
@@ -278,11 +294,7 @@ def _scenario(
         passed=passed,
         infra_failures=infra,
         pass_rate=rate,
-        meets_threshold=(
-            None
-            if policy.scenario_pass_threshold is None
-            else counted > 0 and rate >= policy.scenario_pass_threshold
-        ),
+        meets_threshold=meets_threshold,
         main_reason=reasons.most_common(1)[0][0] if reasons else None,
         runs=verdicts,
     )
@@ -342,11 +354,7 @@ def judge(
         groups[_group_key(run, *split)].append(run)
     scenarios = sorted(
         (_scenario(group, infra_ids, policy, split) for group in groups.values()),
-        key=lambda s: (
-            _STATE_ORDER[s.state] if s.meets_threshold is not False else -1,
-            s.pass_rate,
-            s.label.lower(),
-        ),
+        key=lambda s: (_STATE_ORDER[s.state], s.pass_rate, s.label.lower()),
     )
     all_runs = [r for s in scenarios for r in s.runs]
     tally = _Tally.of(all_runs, policy)
@@ -400,7 +408,7 @@ def _overall_rule(passed: int, counted: int, rate: float, policy: Policy, infra:
         if policy.infra_failures == "ignore" and infra
         else ""
     )
-    ok = rate >= policy.pass_threshold
+    ok = reaches(passed, counted, policy.pass_threshold)
     detail = f"{passed} of {counted} runs passed ({rate:.2f}%{ignored}); {'met' if ok else 'below'} the {policy.pass_threshold:g}% threshold"
     return Rule(name=name, passed=ok, detail=detail)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import random
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,35 +18,8 @@ from cekura_ci.emulator.world import World
 from cekura_ci.github import GitHub
 from cekura_ci.pipeline import Gate
 from cekura_ci.settings import Settings
-from cekura_ci.timing import Backoff, CancelToken, Clock
-
-API_KEY = "ck_test_5f1e2d3c4b5a69788796a5b4"
-
-
-class FakeClock(Clock):
-    """Time that only moves when something sleeps; `at(t, fn)` runs fn once time reaches t."""
-
-    def __init__(self, cancel: CancelToken | None = None) -> None:
-        super().__init__(cancel)
-        self.t = 0.0
-        self.sleeps: list[float] = []
-        self._events: list[tuple[float, Callable[[], None]]] = []
-
-    def now(self) -> float:
-        return self.t
-
-    def at(self, moment: float, action: Callable[[], None]) -> None:
-        self._events.append((moment, action))
-
-    def sleep(self, seconds: float) -> None:
-        self.cancel.check()
-        self.sleeps.append(seconds)
-        self.t += seconds
-        due = [e for e in self._events if e[0] <= self.t]
-        self._events = [e for e in self._events if e[0] > self.t]
-        for _moment, action in due:
-            action()
-        self.cancel.check()
+from cekura_ci.timing import Backoff
+from tests.helpers import API_KEY, FakeClock, github_env, read_outputs, scenario  # noqa: F401 (re-exported)
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +30,15 @@ def restore_logging() -> Iterator[None]:
     yield
     for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
         lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
+
+
+@pytest.fixture(autouse=True)
+def restore_signals() -> Iterator[None]:
+    """The entry points take over SIGINT/SIGTERM; give them back to pytest afterwards."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
 
 
 @pytest.fixture
@@ -83,10 +66,6 @@ def make_settings() -> Callable[..., Settings]:
         return Settings.from_inputs(raw)
 
     return make
-
-
-def scenario(id: int, name: str | None = None, **extra: Any) -> dict[str, Any]:
-    return {"id": id, "name": name or f"Scenario {id}", "agent": 42, **extra}
 
 
 @pytest.fixture
@@ -128,36 +107,6 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "step_summary.md").write_text("")
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-def github_env(workspace: Path, **extra: str) -> dict[str, str]:
-    return {
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_OUTPUT": str(workspace / "github_output"),
-        "GITHUB_STEP_SUMMARY": str(workspace / "step_summary.md"),
-        **extra,
-    }
-
-
-def read_outputs(path: Path) -> dict[str, str]:
-    """Parse $GITHUB_OUTPUT the way the runner does (name<<DELIMITER blocks)."""
-    outputs: dict[str, str] = {}
-    lines = path.read_text().split("\n")
-    i = 0
-    while i < len(lines):
-        line = lines[i]
-        if "<<" in line:
-            name, delimiter = line.split("<<", 1)
-            end = lines.index(delimiter, i + 1)
-            outputs[name] = "\n".join(lines[i + 1 : end])
-            i = end + 1
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-            i += 1
-        else:
-            i += 1
-    return outputs
 
 
 @pytest.fixture

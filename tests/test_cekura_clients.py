@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from cekura_ci.emulator.server import EmulatorServer
-from tests.conftest import API_KEY, scenario
+from tests.helpers import API_KEY, scenario
 
 V1 = "/test_framework/v1"
 HEADERS = {"X-CEKURA-API-KEY": API_KEY}

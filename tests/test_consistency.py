@@ -3,68 +3,44 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import yaml
 
 from cekura_ci.cli import parser
+from cekura_ci.outputs import OUTPUTS
 from cekura_ci.settings import Settings
-from tests.test_pipeline import OUTPUT_NAMES
+from scripts import generate_docs
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
 README = (ROOT / "README.md").read_text()
 
 
-def readme_table(heading: str) -> list[list[str]]:
-    section = README.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| `")]
-    return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows]
+def test_generated_files_when_regenerated_are_unchanged() -> None:
+    """action.yml and the README's tables are what scripts/generate_docs.py writes from Settings."""
+    for path, content in generate_docs.generated().items():
+        assert path.read_text(encoding="utf-8") == content, (
+            f"{path.name} is stale: run python scripts/generate_docs.py"
+        )
 
 
 def test_action_inputs_when_compared_to_settings_are_the_same_in_the_same_order() -> None:
     assert list(ACTION["inputs"]) == Settings.input_names()
+    assert list(ACTION["outputs"]) == list(OUTPUTS)
 
 
 def test_action_defaults_when_parsed_equal_the_settings_defaults() -> None:
     """What the runner passes when a step gives nothing is what the model would assume."""
     raw = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
     from_action = Settings.from_inputs(
-        {**raw, "api_key": "k", "agent_id": "1", "scenario_ids": "1"}
+        {**raw, "api_key": "ck_test_settings_key", "agent_id": "1", "scenario_ids": "1"}
     )
-    from_model = Settings.from_inputs({"api_key": "k", "agent_id": "1", "scenario_ids": "1"})
+    from_model = Settings.from_inputs(
+        {"api_key": "ck_test_settings_key", "agent_id": "1", "scenario_ids": "1"}
+    )
     assert from_action == from_model
-
-
-def test_action_required_when_declared_matches_the_model() -> None:
-    required = {name for name, spec in ACTION["inputs"].items() if spec.get("required")}
-    assert required == {
-        name for name, field in Settings.model_fields.items() if field.is_required()
-    }
-
-
-def test_action_descriptions_when_compared_to_the_model_are_the_same() -> None:
-    for name, spec in ACTION["inputs"].items():
-        assert spec["description"] == Settings.model_fields[name].description, name
-
-
-def test_readme_inputs_table_when_compared_to_action_yml_agrees() -> None:
-    rows = readme_table("Inputs")
-    assert [row[0].strip("`") for row in rows] == list(ACTION["inputs"])
-    for (name, required, default, description), spec in zip(
-        rows, ACTION["inputs"].values(), strict=True
-    ):
-        assert required == ("yes" if spec.get("required") else "no"), name
-        assert default == (f"`{spec['default']}`" if spec.get("default") else "–"), name
-        assert description == spec["description"], name
-
-
-def test_readme_outputs_table_when_compared_to_action_yml_and_the_gate_agrees() -> None:
-    rows = readme_table("Outputs")
-    assert [row[0].strip("`") for row in rows] == list(ACTION["outputs"])
-    assert set(ACTION["outputs"]) == OUTPUT_NAMES
-    for (name, description), spec in zip(rows, ACTION["outputs"].values(), strict=True):
-        assert description == spec["description"], name
 
 
 def test_cli_flags_when_listed_cover_every_input() -> None:
@@ -81,6 +57,12 @@ def test_readme_when_read_starts_with_the_demo_and_the_test_commands() -> None:
     blocks = re.findall(r"```sh\n(.*?)\n```", README, re.S)
     assert blocks[0].endswith("cekura-ci demo") and "pip install" in blocks[0]
     assert blocks[1].endswith("python -m pytest")
+
+
+def test_conftest_when_the_suite_runs_is_imported_once() -> None:
+    """Plain `pytest` and `python -m pytest` both import the fixtures as tests.conftest only."""
+    assert "conftest" not in sys.modules
+    assert "tests.conftest" in sys.modules
 
 
 def test_ci_script_when_read_runs_the_readme_test_command() -> None:

@@ -19,7 +19,7 @@ from referencing.jsonschema import DRAFT202012
 from cekura_ci.emulator.api import ROUTES
 from cekura_ci.settings import Settings
 from cekura_ci.trigger import run_request
-from tests.conftest import API_KEY, FakeClock, scenario
+from tests.helpers import API_KEY, FakeClock, scenario
 
 
 def _honour_nullable(node: Any) -> Any:
@@ -133,7 +133,13 @@ def documented_path(served: str) -> str:
 )
 def test_run_request_when_built_from_any_inputs_validates(inputs: dict[str, str]) -> None:
     settings = Settings.from_inputs(
-        {"api_key": "k", "agent_id": "42", "scenario_ids": "101", "name": "n", **inputs}
+        {
+            "api_key": "ck_test_settings_key",
+            "agent_id": "42",
+            "scenario_ids": "101",
+            "name": "n",
+            **inputs,
+        }
     )
     validate(run_request(settings), component("RunLivekitScenarios"))
 

@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from cekura_ci.emulator.world import World, demo_world, load_world
-from tests.conftest import API_KEY, FakeClock, scenario
+from tests.helpers import API_KEY, FakeClock, scenario
 
 V1 = "/test_framework/v1"
 RUN = f"{V1}/scenarios/run_scenarios_livekit_v2/"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import API_KEY, scenario
+from tests.helpers import API_KEY, scenario
 
 V1 = "/test_framework/v1"
 RUN = f"{V1}/scenarios/run_scenarios_livekit_v2/"

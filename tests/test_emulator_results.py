@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from cekura_ci.emulator.server import EmulatorServer
-from tests.conftest import API_KEY, FakeClock, scenario
+from tests.helpers import API_KEY, FakeClock, scenario
 
 V1 = "/test_framework/v1"
 RUN = f"{V1}/scenarios/run_scenarios_livekit_v2/"

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from cekura_ci.errors import ExitCode
-from tests.conftest import API_KEY, read_outputs, scenario
+from tests.helpers import API_KEY, read_outputs, scenario
 
 PERSONALITIES = [{"id": 1, "name": "Normal Female"}, {"id": 2, "name": "Impatient Male"}]
 PROFILES = [{"id": 20, "name": "Existing patient"}, {"id": 21, "name": "New patient"}]

@@ -15,7 +15,7 @@ from cekura_ci.errors import AmbiguousTrigger, GaveUp, RequestRejected
 from cekura_ci.settings import Settings
 from cekura_ci.timing import Backoff
 from cekura_ci.trigger import run_request, start_run
-from tests.conftest import FakeClock
+from tests.helpers import FakeClock
 
 BASE = "https://api.cekura.test"
 NAME = "cekura-ci test run"
@@ -186,7 +186,12 @@ def test_trigger_body_when_sent_is_the_run_request(make_settings, clock, backoff
     responses.post(BASE + TRIGGER_PATH, json={"id": 1, "runs": []})
     settings = make_settings(api_url=BASE, frequency=2)
     start(settings, clock, backoff)
-    assert json.loads(responses.calls[0].request.body) == run_request(settings)
+    assert json.loads(responses.calls[0].request.body) == {
+        "agent": 42,
+        "scenarios": [{"scenario": 101}],
+        "frequency": 2,
+        "name": NAME,
+    }
 
 
 @responses.activate

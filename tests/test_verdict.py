@@ -26,6 +26,32 @@ def test_judge_when_rate_equals_threshold_passes() -> None:
     assert judge(result(runs_for({101: "ppp", 102: "f"})), Policy(pass_threshold=75)).gate_passed
 
 
+def test_judge_when_the_rate_only_rounds_up_to_the_threshold_fails() -> None:
+    """Compared exactly: 2 of 3 is below 66.67%, and 20,000 of 20,001 is below 100%."""
+    assert not judge(result(runs_for({101: "ppf"})), Policy(pass_threshold=66.67)).gate_passed
+    assert judge(result(runs_for({101: "ppf"})), Policy(pass_threshold=66.66)).gate_passed
+    many = result(runs_for({101: "p" * 20_000 + "f"}))
+    v = judge(many, Policy(pass_threshold=100))
+    assert not v.gate_passed and "20000 of 20001 runs passed (100.00%); below" in v.decided_by
+
+
+def test_scenario_when_below_its_threshold_by_a_rounding_margin_fails() -> None:
+    """The per-scenario rule is exact too: 2/3 does not reach 66.67%."""
+    v = judge(
+        result(runs_for({101: "ppf"})), Policy(pass_threshold=0, scenario_pass_threshold=66.67)
+    )
+    assert not v.gate_passed and v.scenarios[0].meets_threshold is False
+
+
+def test_scenario_when_flaky_below_its_threshold_has_the_one_state_failed() -> None:
+    """A scenario has one state: below its threshold it is failed, not failed and flaky."""
+    v = judge(result(runs_for({101: "pff", 102: "ppf"})), Policy(scenario_pass_threshold=60))
+    states = {s.scenario_id: s.state for s in v.scenarios}
+    assert states == {101: "failed", 102: "flaky"}
+    assert [s.scenario_id for s in v.failed_scenarios] == [101]
+    assert [s.scenario_id for s in v.flaky_scenarios] == [102]
+
+
 def test_judge_when_no_runs_fails() -> None:
     """An empty result never passes, whatever the threshold."""
     v = judge(result([]), Policy(pass_threshold=0))
@@ -125,6 +151,17 @@ def test_judge_when_personalities_vary_groups_by_them() -> None:
     runs = [run(1, personality_name="Calm"), run(2, personality_name="Angry", outcome="fail")]
     v = judge(result(runs), Policy())
     assert sorted(s.label for s in v.scenarios) == ["Scenario 101 (Angry)", "Scenario 101 (Calm)"]
+
+
+def test_judge_when_test_profiles_vary_groups_by_them() -> None:
+    """Runs of one scenario under two test profiles are two rows, each with its own state."""
+    runs = [
+        run(1, test_profile_data={"name": "Gold member"}),
+        run(2, test_profile_data={"name": "New caller"}, outcome="fail"),
+    ]
+    v = judge(result(runs), Policy())
+    states = {s.label: s.state for s in v.scenarios}
+    assert states == {"Scenario 101 (Gold member)": "passed", "Scenario 101 (New caller)": "failed"}
 
 
 def test_judge_when_interrupted_fails_with_that_outcome() -> None:

@@ -14,7 +14,7 @@ from cekura_ci.errors import GaveUp, RequestRejected, WaitTimedOut
 from cekura_ci.models import Result
 from cekura_ci.timing import Backoff
 from cekura_ci.waiter import Waiter, progress_line
-from tests.conftest import FakeClock
+from tests.helpers import FakeClock
 
 BASE = "https://api.cekura.test"
 URL = BASE + RESULTS_PATH + "77/"

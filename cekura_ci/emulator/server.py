@@ -18,13 +18,9 @@ MAX_BODY = 1_000_000
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes: without this, Nagle and delayed ACKs add ~40 ms.
+    disable_nagle_algorithm = True
     server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; without this, Nagle's algorithm holds the body
-        # back until the client's delayed ACK (some 40 ms per answer).
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def do_GET(self) -> None:
         self._serve()
@@ -112,14 +108,12 @@ class EmulatorServer:
     def requests(self) -> list[LoggedRequest]:
         return self.emulator.requests
 
-    def serve_forever(self, poll_interval: float = 0.5) -> None:
-        """Serve until `stop()`; it takes up to `poll_interval` seconds to notice."""
-        self._server.serve_forever(poll_interval=poll_interval)
+    def serve_forever(self) -> None:
+        self._server.serve_forever(poll_interval=0.05)  # how soon stop() is noticed
 
     def start(self) -> EmulatorServer:
-        """Serve in a thread that notices `stop()` at once (tests start and stop many)."""
         self._thread = threading.Thread(
-            target=self.serve_forever, args=(0.01,), name="cekura-emulator", daemon=True
+            target=self.serve_forever, name="cekura-emulator", daemon=True
         )
         self._thread.start()
         return self

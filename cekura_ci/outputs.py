@@ -1,0 +1,25 @@
+"""The step's outputs, declared once: action.yml's `outputs` and the README's table come from here,
+and the gate sets exactly these."""
+
+from __future__ import annotations
+
+OUTPUTS: dict[str, str] = {
+    "result_id": "Id of the Cekura result (set as soon as the run is started).",
+    "status": "The result's terminal status as Cekura reports it (completed, failed, timeout, "
+    "cancelled).",
+    "outcome": "The gate in a word: passed, failed, error, timeout or cancelled.",
+    "passed": "true when the gate passed, false otherwise.",
+    "pass_rate": "Percent of counted runs that passed, with two decimals.",
+    "total_runs": "Number of runs in the result.",
+    "passed_runs": "Number of runs that passed.",
+    "failed_runs": "Number of runs that did not pass (agent and infrastructure failures).",
+    "infra_failed_runs": "Number of runs that failed for infrastructure reasons (never connected, "
+    "errored before the conversation).",
+    "failed_scenarios": "JSON list of the ids of scenarios that failed (no run passed, or below "
+    "scenario_pass_threshold).",
+    "flaky_scenarios": "JSON list of the ids of scenarios with both passing and failing runs.",
+    "summary_file": "Path of the Markdown summary file.",
+    "junit_file": "Path of the JUnit XML report, when junit_file was given.",
+    "report_file": "Path of the JSON report, when report_file was given.",
+    "result_url": "Public share link of the result, when share_link is true.",
+}
