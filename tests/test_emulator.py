@@ -394,3 +394,22 @@ def test_readme_world_example_when_loaded_is_a_valid_world() -> None:
     [block] = section.split("```yaml\n")[1:]
     world = World.model_validate(yaml.safe_load(block.split("```", 1)[0]))
     assert world.past_results and world.forbidden == ["billing"] and world.timing.result_timeout
+
+
+def test_demo_world_when_its_main_results_are_named_they_are_named_as_the_gate_names_them() -> None:
+    """The 1-day-old result is exactly what cekura-ci calls a push run on main; all share the prefix."""
+    from cekura_ci.context import RunContext
+
+    push = RunContext(
+        repository="acme/dental-agent",
+        ref_name="main",
+        sha="1a2b3c4d5e6f",
+        run_id="41",
+        run_attempt="1",
+        job="gate",
+        event_name="push",
+    )
+    names = {p.age: p.name for p in demo_world().past_results}
+    assert names[86400.0] == push.result_name(token="9f8e7d")
+    on_main = [n for n in names.values() if n.startswith(push.name_prefix("main"))]
+    assert len(on_main) == 4
