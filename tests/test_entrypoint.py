@@ -43,8 +43,15 @@ def action_env(workspace: Path, **inputs: str) -> dict[str, str]:
     }
     for name, spec in ACTION["inputs"].items():
         value = inputs.get(name, str(spec.get("default", "")))
-        env["INPUT_" + name.upper().replace(" ", "_")] = value
+        env["INPUT_" + name.upper().replace(" ", "_")] = RUNNER_EXPRESSIONS.get(value, value)
     return env
+
+
+#: What the runner makes of the expression defaults in action.yml, outside a matrix.
+RUNNER_EXPRESSIONS = {
+    "${{ github.token }}": "ghs_job_token_for_tests",
+    "${{ toJSON(matrix) }}": "null",
+}
 
 
 def entrypoint(workspace: Path, **inputs: str) -> subprocess.Popen[str]:

@@ -234,9 +234,7 @@ def test_judge_when_interrupted_marks_runs_still_going_unfinished_not_failed() -
 
 def test_judge_when_interrupted_rates_only_the_finished_runs_and_still_fails() -> None:
     """The rate is of the 9 runs that finished; an interrupted gate never passes, exit code kept."""
-    v = judge(
-        interrupted_result(), Policy(pass_threshold=50), interruption=(Outcome.TIMEOUT, "x")
-    )
+    v = judge(interrupted_result(), Policy(pass_threshold=50), interruption=(Outcome.TIMEOUT, "x"))
     assert v.counted_runs == 9 and round(v.pass_rate, 2) == 77.78
     assert not v.gate_passed and v.outcome == Outcome.TIMEOUT
     assert v.headline == "9 of 15 runs had finished (7 passed, 2 failed)"
