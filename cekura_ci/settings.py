@@ -194,10 +194,9 @@ def parse_api_key(value: Any) -> SecretStr:
     raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
     key = raw.strip()  # pasted secrets often carry a trailing newline
     if not key:
-        raise ValueError(
-            "expected a Cekura API key, got an empty value: the secret is probably missing "
-            "(a pull request from a fork gets no secrets)"
-        )
+        # Why it is empty (a missing secret, a fork's pull request) is told once, by the caller
+        # that knows the context.
+        raise ValueError("expected a Cekura API key, got an empty value")
     if any(ch.isspace() or not ch.isprintable() for ch in key):
         raise ValueError("expected a single-line key without spaces")
     return SecretStr(key)

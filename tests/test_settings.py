@@ -92,10 +92,10 @@ def test_api_key_when_pasted_with_a_newline_is_stripped_and_never_shown() -> Non
     assert "secret-value" not in repr(s) and "secret-value" not in str(s)
 
 
-def test_api_key_when_empty_says_the_secret_is_probably_missing() -> None:
-    """An empty key points at the usual cause: a fork's pull request gets no secrets."""
+def test_api_key_when_empty_says_it_is_empty() -> None:
+    """An empty key is named as such; why (a missing secret, a fork) is the error summary's to say."""
     [(name, why)] = problems(api_key="")
-    assert name == "api_key" and "secret is probably missing" in why and "fork" in why
+    assert name == "api_key" and why == "expected a Cekura API key, got an empty value"
 
 
 BAD_INPUTS = [
