@@ -278,7 +278,7 @@ def test_gate_when_the_comment_fails_keeps_the_verdict_and_warns(
 
 
 def test_action_when_inputs_are_refused_still_comments_and_writes_junit(
-    github_api: GitHubStub, workspace: Path
+    github_api: GitHubStub, workspace: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Exit 2 before anything ran: the sticky comment and the JUnit file say so, so an earlier
     verdict is not left standing and a report step has a file to read."""
@@ -307,3 +307,7 @@ def test_action_when_inputs_are_refused_still_comments_and_writes_junit(
     assert '<testcase name="gate" classname="Cekura gate"' in junit and "<error" in junit
     outputs = read_outputs(workspace / "github_output")
     assert outputs["junit_file"] == "reports/cekura.xml" and outputs["comment_url"]
+    # The token is masked before anything else is printed, and never printed again.
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[1] == f"::add-mask::{github_api.token}"
+    assert [line for line in printed if github_api.token in line] == [printed[1]]
