@@ -82,7 +82,7 @@ def main() -> None:
     with running(world) as server:
         from cekura_ci.cli import build_gate, load_settings
         from cekura_ci.github import GitHub
-        from cekura_ci.timing import CancelToken
+        from cekura_ci.timing import CancelToken, Clock
 
         raw = {
             "api_key": world.api_key,
@@ -93,7 +93,7 @@ def main() -> None:
             "api_url": server.url,
             "summary_file": str(Path(tempfile.mkdtemp()) / "summary.md"),
         }
-        gate = build_gate(load_settings(raw, {}), GitHub({}, io.StringIO()), CancelToken())
+        gate = build_gate(load_settings(raw, {}), GitHub({}, io.StringIO()), Clock(CancelToken()))
         started = time.perf_counter()
         gate.run()
         print(

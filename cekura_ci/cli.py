@@ -20,7 +20,7 @@ from cekura_ci.errors import CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub, configure_logging
 from cekura_ci.pipeline import Gate, publish_error
 from cekura_ci.report.markdown import DOCS_URL, render_error
-from cekura_ci.settings import Settings, SettingsError, read_inputs
+from cekura_ci.settings import MIN_API_KEY_LENGTH, Settings, SettingsError, read_inputs
 from cekura_ci.text import redact
 from cekura_ci.timing import Backoff, CancelToken, Clock
 
@@ -31,11 +31,11 @@ ACTION_PREFIX = "INPUT_"
 
 
 def build_gate(
-    settings: Settings, github: GitHub, cancel: CancelToken, context: RunContext | None = None
+    settings: Settings, github: GitHub, clock: Clock, context: RunContext | None = None
 ) -> Gate:
     session = make_session(settings.api_key)
     client = CekuraClient(settings.api_url, session, timeout=settings.request_timeout)
-    return Gate(settings, client, github, Clock(cancel), Backoff(), context or RunContext())
+    return Gate(settings, client, github, clock, Backoff(), context or RunContext())
 
 
 def load_settings(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:
@@ -48,10 +48,15 @@ def load_settings(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> 
 
 
 def _mask_raw_key(raw: Mapping[str, str | None], github: GitHub) -> None:
-    for name in ("api_key", "github_token"):
-        secret = (raw.get(name) or "").strip()
-        if secret:
-            github.mask(secret)
+    """Mask the key (and the GitHub token) before they are validated, so no later line can show
+    them. A value too short to be a key is refused without being echoed, and masking it would
+    rewrite every line it occurs in."""
+    key = (raw.get("api_key") or "").strip()
+    if len(key) >= MIN_API_KEY_LENGTH:
+        github.mask(key)
+    token = (raw.get("github_token") or "").strip()
+    if len(token) >= MIN_API_KEY_LENGTH:
+        github.mask(token)
 
 
 MISSING_KEY_HINT = (
@@ -98,7 +103,8 @@ def guarded(
         lines, code, outcome, hint = _describe(exc, github, context)
     for line in lines:
         github.annotate("error", line, title="Cekura gate")
-    summary = render_error(" ".join(lines), hint=hint)
+    # Redacted before rendering: Markdown escaping would hide the key from a later redaction.
+    summary = render_error(redact(" ".join(lines), github.masked), hint=hint)
     github.append_summary(summary)
     github.set_output("outcome", outcome.value)
     github.set_output("passed", "false")
@@ -120,34 +126,37 @@ def guarded(
     return int(code)
 
 
-def _start(environ: Mapping[str, str], raw: Mapping[str, str | None]) -> tuple[GitHub, CancelToken]:
+def _start(environ: Mapping[str, str], raw: Mapping[str, str | None]) -> GitHub:
     github = GitHub(environ)
     _mask_raw_key(raw, github)
     configure_logging(
         github, debug=environ.get("RUNNER_DEBUG") == "1" or environ.get("CEKURA_DEBUG") == "1"
     )
-    cancel = CancelToken()
-    cancel.install()
-    return github, cancel
+    return github
 
 
-def action_main(environ: Mapping[str, str]) -> int:
+def action_main(environ: Mapping[str, str], clock: Clock | None = None) -> int:
     """The Docker action: inputs arrive as INPUT_<NAME>, with action.yml's defaults filled in."""
-    return run_gate(read_inputs(environ, ACTION_PREFIX), environ)
+    return run_gate(read_inputs(environ, ACTION_PREFIX), environ, clock)
 
 
-def run_gate(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> int:
-    """The gate from raw inputs: mask, log, take over signals, run guarded, let go of signals."""
-    github, cancel = _start(environ, raw)
+def run_gate(
+    raw: Mapping[str, str | None], environ: Mapping[str, str], clock: Clock | None = None
+) -> int:
+    """The gate from raw inputs: mask, log, take over signals, run guarded, let go of signals.
+    `clock` is injected by tests (a fake one) and by nothing else."""
+    github = _start(environ, raw)
+    clock = clock or Clock(CancelToken())
+    clock.cancel.install()
     context = RunContext.from_environ(environ)
     code = guarded(
         github,
         raw.get("summary_file") or Settings.default_text("summary_file"),
-        lambda: build_gate(load_settings(raw, environ), github, cancel, context).run(),
+        lambda: build_gate(load_settings(raw, environ), github, clock, context).run(),
         raw,
         context,
     )
-    cancel.release()
+    clock.cancel.release()
     return code
 
 

@@ -1,7 +1,10 @@
 """The runner's file commands and workflow commands; plain text outside GitHub Actions.
 
-Data is escaped the way the actions toolkit escapes it, property values too, and every line this
-module prints starts with text of ours, so nothing from the API can become a workflow command.
+Data is escaped the way the actions toolkit escapes it, property values too. Every line this module
+prints goes through `_print`, which makes both command syntaxes impossible in text we did not
+write: `::` at the start of a line, and the legacy `##[`, which the runner obeys anywhere in a line.
+Writing where GitHub reads (outputs, step summary) is best effort: a failure is a warning, never a
+changed verdict.
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TextIO
 
-from cekura_ci.text import fold_controls, one_line, redact
+from cekura_ci.text import encodable, fold_controls, one_line, redact
 
 ANNOTATION_LEVELS = ("error", "warning", "notice")
+LEGACY_COMMAND = "##["
+#: Splits `##[` so the runner's legacy parser never sees it; invisible where the line is shown.
+_DEFUSED_LEGACY = "#\u200b#["
+log = logging.getLogger(__name__)
 
 
 def escape_data(text: str) -> str:
@@ -33,10 +40,35 @@ def workflow_command(name: str, message: str = "", **properties: str) -> str:
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
+def defuse_legacy(text: str) -> str:
+    """No `##[` left anywhere: the runner reads it as a command wherever it appears in a line."""
+    while LEGACY_COMMAND in text:
+        text = text.replace(LEGACY_COMMAND, _DEFUSED_LEGACY)
+    return text
+
+
 def safe_line(text: str) -> str:
     """A plain log line that the runner cannot read as a command, whatever it holds."""
-    line = fold_controls(text).rstrip()
+    line = defuse_legacy(fold_controls(text).rstrip())
     return "» " + line if line.lstrip().startswith("::") else line
+
+
+def unwritable_reason(path: str) -> str | None:
+    """Why a report file could not be written at `path`, checked before anything is spent; None
+    when it can (its folder exists and is writable, or can be created)."""
+    target = Path(path)
+    if target.is_dir():
+        return "it is an existing directory"
+    if target.exists():
+        return None if os.access(target, os.W_OK) else "the file exists and is read-only"
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{os.fspath(parent)} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"the folder {os.fspath(parent)} is not writable"
+    return None
 
 
 def heredoc_output(name: str, value: str) -> str:
@@ -56,9 +88,11 @@ class GitHub:
         self.summary_path = environ.get("GITHUB_STEP_SUMMARY") or None
         self.stream = stream or sys.stdout
         self.masked: list[str] = []
+        #: Runner files that failed once; each is warned about once.
+        self.unwritable: set[str] = set()
 
     def _print(self, line: str) -> None:
-        print(redact(line, self.masked), file=self.stream, flush=True)
+        print(defuse_legacy(encodable(redact(line, self.masked))), file=self.stream, flush=True)
 
     def mask(self, secret: str) -> None:
         """Ask the runner to hide the value in logs; remember it to redact our own writes too."""
@@ -106,22 +140,37 @@ class GitHub:
                 self._print(f"::{token}::")
 
     def set_output(self, name: str, value: object) -> None:
-        text = redact(str(value), self.masked)
         if self.output_path:
-            with open(self.output_path, "a", encoding="utf-8") as handle:
-                handle.write(heredoc_output(name, text))
+            text = encodable(redact(str(value), self.masked))
+            self._append(self.output_path, heredoc_output(name, text), "the step outputs")
 
-    def write_file(self, path: str, content: str) -> str:
-        """Write a report file (creating its folder), redacted like everything else we write."""
+    def write_file(self, path: str, content: str, *, redact_text: bool = True) -> str:
+        """Write a report file (creating its folder), redacted like everything else we write.
+        Machine-readable files pass `redact_text=False`: they are rendered from redacted data,
+        and a replacement in their text could break their syntax.
+        Raises OSError: the caller decides whether a report file that cannot be written matters."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(redact(content, self.masked), encoding="utf-8")
+        text = redact(content, self.masked) if redact_text else content
+        target.write_text(encodable(text), encoding="utf-8")
         return os.fspath(path)
 
     def append_summary(self, markdown: str) -> None:
         if self.summary_path:
-            with open(self.summary_path, "a", encoding="utf-8") as handle:
-                handle.write(redact(markdown, self.masked))
+            text = encodable(redact(markdown, self.masked))
+            self._append(self.summary_path, text, "the job summary")
+
+    def _append(self, path: str, text: str, what: str) -> None:
+        """Append to a file the runner reads; a failure (full disk, no permission) is a warning."""
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            if what not in self.unwritable:
+                self.unwritable.add(what)
+                log.warning(
+                    "Could not write %s (%s); the verdict stands.", what, exc.strerror or exc
+                )
 
 
 class LogFormatter(logging.Formatter):
@@ -132,6 +181,9 @@ class LogFormatter(logging.Formatter):
         self.on_actions = on_actions
 
     def format(self, record: logging.LogRecord) -> str:
+        return defuse_legacy(encodable(self._line(record)))
+
+    def _line(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         level = record.levelname.lower()
         if self.on_actions and record.levelno >= logging.WARNING:

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from cekura_ci.text import encodable
+
 TERMINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
 
 
@@ -42,11 +44,12 @@ def _lenient_float(value: Any) -> float | None:
 
 
 def _lenient_text(value: Any) -> str | None:
+    """Text as given, a list as lines; never a lone surrogate, which no file or stream can take."""
     if value is None:
         return None
     if isinstance(value, list):
-        return "\n".join(str(v) for v in value)
-    return str(value)
+        return encodable("\n".join(str(v) for v in value))
+    return encodable(str(value))
 
 
 def _id_list(value: Any) -> list[int] | None:
@@ -65,10 +68,10 @@ def _lines(value: Any) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return value.splitlines()
+        return encodable(value).splitlines()
     if isinstance(value, list):
-        return [str(v) for v in value]
-    return [str(value)]
+        return [encodable(str(v)) for v in value]
+    return [encodable(str(value))]
 
 
 def _objects(value: Any) -> list[Any]:
@@ -78,7 +81,7 @@ def _objects(value: Any) -> list[Any]:
 
 def _status(value: Any) -> str:
     """Lower-case, one line, short: a status is shown in progress lines and tables."""
-    return " ".join(str(value or "").split()).lower()[:40] or "unknown"
+    return encodable(" ".join(str(value or "").split()).lower()[:40]) or "unknown"
 
 
 Count = Annotated[int | None, BeforeValidator(_lenient_int)]

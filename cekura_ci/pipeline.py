@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from pydantic import SecretStr
@@ -17,7 +17,7 @@ from cekura_ci import pr_comment
 from cekura_ci.client import CekuraClient
 from cekura_ci.context import RunContext
 from cekura_ci.errors import ApiError, CekuraCIError, ExitCode, GaveUp, Outcome
-from cekura_ci.github import GitHub
+from cekura_ci.github import GitHub, unwritable_reason
 from cekura_ci.report.json_report import render_json
 from cekura_ci.report.junit import render_error_junit, render_junit
 from cekura_ci.report.markdown import (
@@ -26,8 +26,8 @@ from cekura_ci.report.markdown import (
     render_error_comment,
     render_summary,
 )
-from cekura_ci.settings import Settings, parse_github_token
-from cekura_ci.text import one_line, redact
+from cekura_ci.settings import Settings, SettingsError, parse_github_token
+from cekura_ci.text import one_line, redact, redact_data
 from cekura_ci.timing import Backoff, Clock
 from cekura_ci.trigger import start_run
 from cekura_ci.verdict import Policy, Verdict, judge
@@ -49,6 +49,7 @@ class Gate:
     context: RunContext = field(default_factory=RunContext)
 
     def run(self) -> ExitCode:
+        check_report_paths(self.settings)
         result_id = self.trigger()
         # At once: later steps have the id even if this one dies while waiting.
         self.github.set_output("result_id", result_id)
@@ -158,24 +159,62 @@ def _scenario_ids(scenarios: list) -> str:
     return json.dumps(list(dict.fromkeys(s.scenario_id for s in scenarios)))
 
 
+REPORT_FILES = ("summary_file", "junit_file", "report_file")
+
+
+def check_report_paths(settings: Settings) -> None:
+    """Refuse report paths that cannot be written before anything is sent (and paid for)."""
+    problems = [
+        (name, f"cannot write {path!r}: {why}")
+        for name in REPORT_FILES
+        if (path := getattr(settings, name)) and (why := unwritable_reason(path))
+    ]
+    if problems:
+        raise SettingsError(problems)
+
+
+def write_report(github: GitHub, name: str, path: str, render: Callable[[], str]) -> str:
+    """Write one report file; if that fails after all, warn and go on: the verdict stands."""
+    if not path:
+        return ""
+    try:
+        return github.write_file(path, render(), redact_text=name == "summary_file")
+    except Exception as exc:  # a report is never worth a changed verdict, even on a bug of ours
+        log.warning("Could not write %s %r (%s); the verdict stands.", name, path, exc)
+        return ""
+
+
+def redacted(verdict: Verdict, secrets: list[str]) -> Verdict:
+    """The verdict with any secret the API echoed removed from its texts, before any rendering
+    escapes them (`ck\\_live` in Markdown would slip past a redaction of the rendered text)."""
+    dumped = verdict.model_dump_json()
+    if not any(secret in dumped for secret in secrets):  # a key has no character JSON escapes
+        return verdict
+    return Verdict.model_validate(redact_data(json.loads(dumped), secrets))
+
+
 def publish(
     verdict: Verdict, settings: Settings, github: GitHub, context: RunContext | None = None
 ) -> None:
     """Summary, files, outputs, annotations, the comment and log lines: every report comes from
     the verdict."""
     context = context or RunContext()
+    verdict = redacted(verdict, github.masked)
     summary = render_summary(verdict)
     github.append_summary(summary)
     outputs: dict[str, object] = {
-        "summary_file": github.write_file(settings.summary_file, summary),
-        "junit_file": github.write_file(
-            settings.junit_file, render_junit(verdict, file=context.workflow_file)
-        )
-        if settings.junit_file
-        else "",
-        "report_file": github.write_file(settings.report_file, render_json(verdict))
-        if settings.report_file
-        else "",
+        "summary_file": write_report(
+            github, "summary_file", settings.summary_file, lambda: summary
+        ),
+        "junit_file": write_report(
+            github,
+            "junit_file",
+            settings.junit_file,
+            lambda: render_junit(verdict, file=context.workflow_file),
+        ),
+        "report_file": write_report(
+            github, "report_file", settings.report_file, lambda: render_json(verdict)
+        ),
         "result_id": "" if verdict.result_id is None else verdict.result_id,
         "status": verdict.status,
         "outcome": verdict.outcome.value,
@@ -207,7 +246,8 @@ def publish(
     log_runs(verdict, github)
     for line in render_console(verdict).splitlines():
         github.log(line)
-    github.log(f"Summary written to {outputs['summary_file']}")
+    if outputs["summary_file"]:
+        github.log(f"Summary written to {outputs['summary_file']}")
 
 
 def comment(

@@ -26,6 +26,8 @@ from pydantic_core import PydanticUndefined
 from cekura_ci.text import clip
 
 DEFAULT_API_URL = "https://api.cekura.ai"
+HOUR = 3600.0
+DAY = 24 * HOUR
 MAX_NAME_LENGTH = 255  # Cekura's Result.name maxLength
 
 
@@ -113,12 +115,13 @@ def bounded_int(low: int, high: int | None = None) -> Callable[[Any], int]:
     return parse
 
 
-def bounded_seconds(low: float, *, exclusive: bool = False) -> Callable[[Any], float]:
-    expected = f"a number of seconds {'above' if exclusive else 'of at least'} {low:g}"
+def bounded_seconds(low: float, high: float, *, exclusive: bool = False) -> Callable[[Any], float]:
+    """Seconds from `low` (exclusive or not) to `high`: huge values overflow the clocks they feed."""
+    expected = f"a number of seconds {'above' if exclusive else 'from'} {low:g} {'and at most' if exclusive else 'to'} {high:g}"
 
     def parse(value: Any) -> float:
         number = _number(value, expected)
-        if number < low or (exclusive and number == low):
+        if number < low or (exclusive and number == low) or number > high:
             raise ValueError(f"expected {expected}")
         return number
 
@@ -143,14 +146,55 @@ def parse_bool(value: Any) -> bool:
     return text == "true"
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.endswith(".localhost") or host.startswith("127.")
+
+
 def parse_api_url(value: Any) -> str:
     text = str(value).strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise ValueError("expected an http(s) URL such as https://api.cekura.ai") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == 0:
         raise ValueError("expected an http(s) URL such as https://api.cekura.ai")
+    if any(ch.isspace() for ch in text) or not text.isprintable():
+        raise ValueError("expected a URL without spaces")
     if parts.query or parts.fragment:
         raise ValueError("expected a base URL without a query or fragment")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ValueError(
+            "expected https: plain http would send the API key in clear text (http is allowed "
+            "only for a stand-in on this machine, such as http://127.0.0.1:8080)"
+        )
     return text.rstrip("/")
+
+
+MAX_LIVEKIT_DATA_DEPTH = 32
+MAX_LIVEKIT_DATA_CHARS = 100_000
+
+
+def _depth(value: Any) -> int:
+    """How deeply JSON containers nest (iteratively: deep input must not exhaust the stack)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        node, level = todo.pop()
+        children = (
+            node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        )
+        for child in children:
+            if isinstance(child, (dict, list)):
+                deepest = max(deepest, level + 1)
+                todo.append((child, level + 1))
+    return deepest
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def parse_livekit_data(value: Any) -> dict[str, Any]:
@@ -158,12 +202,21 @@ def parse_livekit_data(value: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         data = value
     else:
+        text = str(value)
+        if len(text) > MAX_LIVEKIT_DATA_CHARS:
+            raise ValueError(f"expected at most {MAX_LIVEKIT_DATA_CHARS:,} characters of JSON")
         try:
-            data = json.loads(str(value))
-        except json.JSONDecodeError:
+            data = json.loads(text, parse_constant=_no_constant)
+        except RecursionError:
+            raise ValueError(
+                f"expected JSON nested at most {MAX_LIVEKIT_DATA_DEPTH} levels"
+            ) from None
+        except ValueError:  # JSONDecodeError, or NaN / Infinity, which JSON does not have
             raise ValueError(f"expected {expected}") from None
     if not isinstance(data, dict):
         raise ValueError(f"expected {expected}")
+    if _depth(data) > MAX_LIVEKIT_DATA_DEPTH:
+        raise ValueError(f"expected JSON nested at most {MAX_LIVEKIT_DATA_DEPTH} levels")
     for key in ("agent_name", "url"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise ValueError(f"expected {key!r} to be a string")
@@ -190,15 +243,31 @@ def parse_path(value: Any) -> str:
     return text
 
 
+MIN_API_KEY_LENGTH = 16
+
+
 def parse_api_key(value: Any) -> SecretStr:
+    """A plausible key, refused without ever echoing it. Printable ASCII (a header value must
+    encode), no quote or backslash (so no JSON or XML escaping can hide it from redaction), and
+    long enough, with a letter, that redacting it cannot rewrite ids, counts or other numbers."""
     raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
     key = raw.strip()  # pasted secrets often carry a trailing newline
     if not key:
         # Why it is empty (a missing secret, a fork's pull request) is told once, by the caller
         # that knows the context.
         raise ValueError("expected a Cekura API key, got an empty value")
-    if any(ch.isspace() or not ch.isprintable() for ch in key):
+    if any(ch.isspace() for ch in key):
         raise ValueError("expected a single-line key without spaces")
+    if not key.isascii() or not key.isprintable() or '"' in key or "\\" in key:
+        raise ValueError(
+            "expected a key of printable ASCII characters (the value holds other characters: "
+            "check what was pasted into the secret)"
+        )
+    if len(key) < MIN_API_KEY_LENGTH or not any(ch.isalpha() for ch in key):
+        raise ValueError(
+            f"expected a Cekura API key (at least {MIN_API_KEY_LENGTH} characters with letters): "
+            "this value is too short to be one"
+        )
     return SecretStr(key)
 
 
@@ -315,27 +384,36 @@ class Settings(BaseModel):
         None,
         group=SELECTION,
         description="Per-run LiveKit overrides as a JSON object: "
-        '`{"agent_name": …, "url": …, "config": {…}}`.',
+        '`{"agent_name": …, "url": …, "config": {…}}` (at most 100,000 characters, nested at '
+        "most 32 levels).",
     )
     api_url: Annotated[str, BeforeValidator(parse_api_url)] = _input(
-        DEFAULT_API_URL, group=CONNECTION, description="Base URL of the Cekura API."
+        DEFAULT_API_URL,
+        group=CONNECTION,
+        description="Base URL of the Cekura API: https, or plain http only to this machine "
+        "(a local stand-in).",
     )
-    timeout: Annotated[float, BeforeValidator(bounded_seconds(0, exclusive=True))] = _input(
+    timeout: Annotated[float, BeforeValidator(bounded_seconds(0, DAY, exclusive=True))] = _input(
         3600.0,
         group=WAITING,
-        description="Seconds to wait for the result before giving up with outcome `timeout`.",
+        description="Seconds to wait for the result before giving up with outcome `timeout` "
+        "(at most 86400).",
     )
-    poll_interval: Annotated[float, BeforeValidator(bounded_seconds(1))] = _input(
-        10.0, group=WAITING, description="Seconds between two polls of the result (at least 1)."
+    poll_interval: Annotated[float, BeforeValidator(bounded_seconds(1, HOUR))] = _input(
+        10.0,
+        group=WAITING,
+        description="Seconds between two polls of the result (1–3600).",
     )
-    max_outage: Annotated[float, BeforeValidator(bounded_seconds(0, exclusive=True))] = _input(
+    max_outage: Annotated[float, BeforeValidator(bounded_seconds(0, DAY, exclusive=True))] = _input(
         600.0,
         group=WAITING,
         description="Seconds of consecutive API failures (5xx, 429, timeouts, dropped "
-        "connections) to ride out before giving up with outcome `error`.",
+        "connections) to ride out before giving up with outcome `error` (at most 86400).",
     )
-    request_timeout: Annotated[float, BeforeValidator(bounded_seconds(1))] = _input(
-        30.0, group=CONNECTION, description="Seconds one HTTP request may take."
+    request_timeout: Annotated[float, BeforeValidator(bounded_seconds(1, 600))] = _input(
+        30.0,
+        group=CONNECTION,
+        description="Seconds one HTTP request may take, from connecting to the last byte (1–600).",
     )
     result_id: OptionalPositiveInt = _input(
         None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\u0085]+")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def one_line(text: object, limit: int | None = None) -> str:
@@ -18,6 +19,12 @@ def fold_controls(text: object) -> str:
     return _CONTROL.sub(" ", str(text))
 
 
+def encodable(text: str) -> str:
+    """Lone surrogates (legal in JSON, unencodable in UTF-8) shown as U+FFFD instead of crashing
+    the write that meets them."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
@@ -27,3 +34,15 @@ def redact(text: str, secrets: list[str]) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+def redact_data(data: object, secrets: list[str]) -> object:
+    """JSON-like data with every secret replaced inside its strings only: numbers, keys and
+    structure untouched, so what is serialized afterwards stays valid."""
+    if isinstance(data, str):
+        return redact(data, secrets)
+    if isinstance(data, list):
+        return [redact_data(item, secrets) for item in data]
+    if isinstance(data, dict):
+        return {key: redact_data(value, secrets) for key, value in data.items()}
+    return data

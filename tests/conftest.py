@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import random
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,15 @@ def restore_logging() -> Iterator[None]:
     yield
     for lg, (handlers, level, propagate) in zip(loggers, saved, strict=True):
         lg.handlers[:], lg.level, lg.propagate = handlers, level, propagate
+
+
+@pytest.fixture(autouse=True)
+def restore_signals() -> Iterator[None]:
+    """The entry points take over SIGINT/SIGTERM; give them back to pytest afterwards."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,15 +13,6 @@ from cekura_ci import cli
 from tests.helpers import read_outputs
 from tests.test_entrypoint import action_env
 from tests.test_settings import BAD_INPUTS
-
-
-@pytest.fixture(autouse=True)
-def restore_signals() -> Iterator[None]:
-    """The entry points take over SIGINT/SIGTERM; give them back to pytest afterwards."""
-    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-    yield
-    for signum, handler in saved.items():
-        signal.signal(signum, handler)
 
 
 @responses.activate  # with nothing registered, any request would fail the test loudly
@@ -37,7 +26,12 @@ def test_action_when_an_input_is_malformed_exits_2_naming_it_and_sends_nothing(
     name: str,
     value: str,
 ) -> None:
-    inputs = {"api_key": "k-123", "agent_id": "42", "scenario_ids": "101", name: value}
+    inputs = {
+        "api_key": "ck_test_front_door_123",
+        "agent_id": "42",
+        "scenario_ids": "101",
+        name: value,
+    }
     env = action_env(workspace, **inputs)
     assert cli.action_main(env) == 2
     assert len(responses.calls) == 0
@@ -81,7 +75,7 @@ def test_cli_when_env_and_flags_both_given_flags_win(
 ) -> None:
     seen = {}
 
-    def fake_gate(settings, github, cancel, context=None):
+    def fake_gate(settings, github, clock, context=None):
         seen["settings"] = settings
 
         class Gate:
@@ -92,7 +86,7 @@ def test_cli_when_env_and_flags_both_given_flags_win(
 
     monkeypatch.setattr(cli, "build_gate", fake_gate)
     env = {
-        "CEKURA_API_KEY": "k",
+        "CEKURA_API_KEY": "ck_test_cli_env_key_1",
         "CEKURA_AGENT_ID": "7",
         "CEKURA_SCENARIO_IDS": "1,2",
         "CEKURA_FREQUENCY": "2",

@@ -18,7 +18,7 @@ from cekura_ci.verdict import Policy, judge
 from tests import gfm
 from tests.factories import result, run, runs_for
 from tests.github_stub import GitHubStub
-from tests.helpers import read_outputs, scenario
+from tests.helpers import API_KEY, read_outputs, scenario
 from tests.test_entrypoint import action_env
 
 RUN_URL = "https://github.example/acme/agent/actions/runs/99/attempts/1"
@@ -286,7 +286,7 @@ def test_action_when_inputs_are_refused_still_comments_and_writes_junit(
     event.write_text(json.dumps({"pull_request": {"number": 12}}))
     env = action_env(
         workspace,
-        api_key="k-123",
+        api_key=API_KEY,
         agent_id="abc",
         scenario_ids="101",
         comment="update",

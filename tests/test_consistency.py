@@ -39,9 +39,11 @@ def test_action_defaults_when_parsed_equal_the_settings_defaults() -> None:
     assert expressions == {"github_token", "comment_key"}
     raw = {name: value for name, value in defaults.items() if name not in expressions}
     from_action = Settings.from_inputs(
-        {**raw, "api_key": "k", "agent_id": "1", "scenario_ids": "1"}
+        {**raw, "api_key": "ck_test_settings_key", "agent_id": "1", "scenario_ids": "1"}
     )
-    from_model = Settings.from_inputs({"api_key": "k", "agent_id": "1", "scenario_ids": "1"})
+    from_model = Settings.from_inputs(
+        {"api_key": "ck_test_settings_key", "agent_id": "1", "scenario_ids": "1"}
+    )
     assert from_action == from_model
 
 

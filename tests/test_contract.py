@@ -74,7 +74,13 @@ def answer_schema(path: str, method: str, status: str = "200") -> dict[str, Any]
 )
 def test_run_request_when_built_from_any_inputs_validates(inputs: dict[str, str]) -> None:
     settings = Settings.from_inputs(
-        {"api_key": "k", "agent_id": "42", "scenario_ids": "101", "name": "n", **inputs}
+        {
+            "api_key": "ck_test_settings_key",
+            "agent_id": "42",
+            "scenario_ids": "101",
+            "name": "n",
+            **inputs,
+        }
     )
     validate(run_request(settings), component("RunLivekitScenarios"))
 

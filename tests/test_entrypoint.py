@@ -1,12 +1,16 @@
-"""End to end: entrypoint.py run exactly as the runner runs a Docker action, against the stand-in.
+"""End to end: the action as the runner runs it, against the stand-in.
 
 Every input of action.yml is passed as INPUT_<NAME> with its declared default unless the step
-sets it, with GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_WORKSPACE and the usual context.
+sets it, with GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_WORKSPACE and the usual context. Most
+tests call the entry point in-process on fake time shared with the stand-in, so riding out
+back-off and waiting for calls cost nothing; `entrypoint.py` runs as a real process where the
+process is the point (the runner's way of starting it, signals, the command line).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import API_KEY, read_outputs, scenario
+from cekura_ci import cli
+from tests.helpers import API_KEY, FakeClock, read_outputs, scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
@@ -73,16 +78,33 @@ def wait_for_result_id(workspace: Path, limit: float = 30) -> None:
         time.sleep(0.05)
 
 
-def run_action(workspace: Path, **inputs: str) -> tuple[int, str, dict[str, str], str]:
-    process = entrypoint(workspace, **inputs)
-    stdout, stderr = process.communicate(timeout=120)
-    assert "Traceback" not in stderr, stderr
+def finished(workspace: Path, code: int, stdout: str) -> tuple[int, str, dict[str, str], str]:
+    assert "Traceback" not in stdout, stdout
     return (
-        process.returncode,
+        code,
         stdout,
         read_outputs(workspace / "github_output"),
         (workspace / "step_summary.md").read_text(),
     )
+
+
+def run_entrypoint(workspace: Path, **inputs: str) -> tuple[int, str, dict[str, str], str]:
+    """entrypoint.py as a real process, exactly as the runner starts the container."""
+    process = entrypoint(workspace, **inputs)
+    stdout, stderr = process.communicate(timeout=120)
+    assert "Traceback" not in stderr, stderr
+    return finished(workspace, process.returncode, stdout)
+
+
+@pytest.fixture
+def run_action(workspace: Path, clock: FakeClock, capsys: pytest.CaptureFixture[str]):
+    """The action's entry point in-process, on the fake clock the stand-in also runs on."""
+
+    def run(**inputs: str) -> tuple[int, str, dict[str, str], str]:
+        code = cli.action_main(action_env(workspace, **inputs), clock=clock)
+        return finished(workspace, code, capsys.readouterr().out)
+
+    return run
 
 
 @pytest.fixture
@@ -96,6 +118,16 @@ def fast_world(make_world):
         )
 
     return make
+
+
+@pytest.fixture
+def serve_on_clock(serve, clock: FakeClock):
+    """A stand-in whose time is the fake clock's: in-process gates wait no real time."""
+
+    def start(world):
+        return serve(world.model_copy(update={"speed": 1}), clock=clock.now)
+
+    return start
 
 
 def inputs_for(server, **extra: str) -> dict[str, str]:
@@ -112,7 +144,7 @@ def test_action_when_gate_passes_exits_0_with_outputs_and_summary(
     fast_world, serve, workspace: Path
 ) -> None:
     server = serve(fast_world())
-    code, stdout, outputs, summary = run_action(
+    code, stdout, outputs, summary = run_entrypoint(
         workspace, **inputs_for(server, scenario_ids="101\n102")
     )
     assert code == 0, stdout
@@ -140,11 +172,11 @@ def test_action_when_gate_passes_exits_0_with_outputs_and_summary(
     assert "::add-mask::" + API_KEY in stdout
 
 
-def test_action_when_a_scenario_fails_exits_1(fast_world, serve, workspace: Path) -> None:
-    server = serve(fast_world([scenario(101), scenario(102, "Cancel late", outcome="fail")]))
-    code, stdout, outputs, summary = run_action(
-        workspace, **inputs_for(server, scenario_ids="101,102")
+def test_action_when_a_scenario_fails_exits_1(fast_world, serve_on_clock, run_action) -> None:
+    server = serve_on_clock(
+        fast_world([scenario(101), scenario(102, "Cancel late", outcome="fail")])
     )
+    code, stdout, outputs, summary = run_action(**inputs_for(server, scenario_ids="101,102"))
     assert code == 1
     assert (
         outputs["outcome"] == "failed"
@@ -156,12 +188,12 @@ def test_action_when_a_scenario_fails_exits_1(fast_world, serve, workspace: Path
 
 
 def test_action_when_frequency_3_and_threshold_below_100_passes_with_a_flaky_scenario(
-    fast_world, serve, workspace: Path
+    fast_world, serve_on_clock, run_action
 ) -> None:
     """Flaky 2/3 next to 3/3: 5 of 6 is 83%, above an 80% threshold."""
-    server = serve(fast_world([scenario(101), scenario(102, outcome="flaky")]))
+    server = serve_on_clock(fast_world([scenario(101), scenario(102, outcome="flaky")]))
     code, stdout, outputs, summary = run_action(
-        workspace, **inputs_for(server, scenario_ids="101,102", frequency="3", pass_threshold="80%")
+        **inputs_for(server, scenario_ids="101,102", frequency="3", pass_threshold="80%")
     )
     assert code == 0, stdout
     assert (outputs["total_runs"], outputs["passed_runs"], outputs["pass_rate"]) == (
@@ -174,14 +206,12 @@ def test_action_when_frequency_3_and_threshold_below_100_passes_with_a_flaky_sce
 
 
 def test_action_when_runs_error_reports_infrastructure_failures(
-    fast_world, serve, workspace: Path
+    fast_world, serve_on_clock, run_action
 ) -> None:
-    server = serve(
+    server = serve_on_clock(
         fast_world([scenario(101, outcome="error", error_message="LiveKit room never joined")])
     )
-    code, _, outputs, summary = run_action(
-        workspace, **inputs_for(server, scenario_ids="101", frequency="2")
-    )
+    code, _, outputs, summary = run_action(**inputs_for(server, scenario_ids="101", frequency="2"))
     assert code == 1
     assert (
         outputs["infra_failed_runs"] == "2"
@@ -191,32 +221,28 @@ def test_action_when_runs_error_reports_infrastructure_failures(
 
 
 def test_action_when_scenario_id_unknown_exits_2_with_the_api_message(
-    fast_world, serve, workspace: Path
+    fast_world, serve_on_clock, run_action
 ) -> None:
-    server = serve(fast_world())
-    code, stdout, outputs, summary = run_action(
-        workspace, **inputs_for(server, scenario_ids="101,999")
-    )
+    server = serve_on_clock(fast_world())
+    code, stdout, outputs, summary = run_action(**inputs_for(server, scenario_ids="101,999"))
     assert code == 2
     assert 'Invalid pk "999" - object does not exist.' in stdout and "999" in summary
     assert outputs["outcome"] == "error" and "could not run" in summary
 
 
-def test_action_when_key_is_wrong_exits_2(fast_world, serve, workspace: Path) -> None:
-    server = serve(fast_world())
+def test_action_when_key_is_wrong_exits_2(fast_world, serve_on_clock, run_action) -> None:
+    server = serve_on_clock(fast_world())
     code, stdout, outputs, _ = run_action(
-        workspace, **inputs_for(server, scenario_ids="101", api_key="wrong-key")
+        **inputs_for(server, scenario_ids="101", api_key="ck_test_wrong_key_0000")
     )
     assert code == 2 and "Cekura refused the API key" in stdout and outputs["outcome"] == "error"
 
 
 def test_action_when_input_is_bad_exits_2_and_sends_nothing(
-    fast_world, serve, workspace: Path
+    fast_world, serve_on_clock, run_action
 ) -> None:
-    server = serve(fast_world())
-    code, stdout, _, _ = run_action(
-        workspace, **inputs_for(server, scenario_ids="101", frequency="101")
-    )
+    server = serve_on_clock(fast_world())
+    code, stdout, _, _ = run_action(**inputs_for(server, scenario_ids="101", frequency="101"))
     assert code == 2
     assert (
         "::error title=Cekura gate::Invalid input 'frequency': got '101'; expected a whole number from 1 to 100."
@@ -226,7 +252,7 @@ def test_action_when_input_is_bad_exits_2_and_sends_nothing(
 
 
 def test_action_when_polling_meets_transient_faults_rides_them_out(
-    fast_world, serve, workspace: Path
+    fast_world, serve_on_clock, run_action
 ) -> None:
     faults = [
         {"endpoint": "result", "at": [1], "kind": "status", "status": 502},
@@ -234,18 +260,20 @@ def test_action_when_polling_meets_transient_faults_rides_them_out(
         {"endpoint": "result", "at": [3], "kind": "html"},
         {"endpoint": "result", "at": [4], "kind": "drop"},
     ]
-    server = serve(fast_world(faults=faults))
-    code, stdout, outputs, _ = run_action(workspace, **inputs_for(server, scenario_ids="101"))
+    server = serve_on_clock(fast_world(faults=faults))
+    code, stdout, outputs, _ = run_action(**inputs_for(server, scenario_ids="101"))
     assert code == 0, stdout
     assert stdout.count("retrying in") == 4 and outputs["outcome"] == "passed"
 
 
 def test_action_when_trigger_answer_is_lost_adopts_the_run_instead_of_starting_another(
-    fast_world, serve, workspace: Path
+    fast_world, serve_on_clock, run_action
 ) -> None:
     """The POST is processed but its answer dropped: the run is found by name, not placed twice."""
-    server = serve(fast_world(faults=[{"endpoint": "trigger", "at": [1], "kind": "drop_after"}]))
-    code, stdout, outputs, _ = run_action(workspace, **inputs_for(server, scenario_ids="101"))
+    server = serve_on_clock(
+        fast_world(faults=[{"endpoint": "trigger", "at": [1], "kind": "drop_after"}])
+    )
+    code, stdout, outputs, _ = run_action(**inputs_for(server, scenario_ids="101"))
     assert code == 0, stdout
     assert [r.endpoint for r in server.requests].count("trigger") == 1 and len(
         server.emulator.results
@@ -313,25 +341,35 @@ def test_cli_when_run_with_flags_and_env_behaves_like_the_action(
     assert (workspace / "out" / "summary.md").read_text().startswith("## ✅")
 
 
-def test_cli_when_help_is_asked_lists_every_input() -> None:
+def test_cli_when_help_is_asked_lists_every_input_with_its_default_and_variable() -> None:
+    """`cekura-ci run --help` names every flag, its default and its CEKURA_* variable."""
     process = subprocess.run(
         [sys.executable, "-m", "cekura_ci", "run", "--help"],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "COLUMNS": "2000"},  # one line per flag: nothing wrapped mid-default
     )
-    for name in ACTION["inputs"]:
-        assert "--" + name.replace("_", "-") in process.stdout
-    assert "CEKURA_API_KEY" in process.stdout
+    blocks = re.split(r"\n(?=  -)", process.stdout)
+    lines = {
+        block.split()[0]: " ".join(block.split()) for block in blocks if block.startswith("  --")
+    }
+    for name, spec in ACTION["inputs"].items():
+        line = lines["--" + name.replace("_", "-")]
+        default = str(spec.get("default", ""))
+        if "${{" in default:  # the runner's to fill in; the command line has no such default
+            default = ""
+        assert (f"Default: {default}." in line) == bool(default), line
+        assert f"Env: CEKURA_{name.upper()}." in line
 
 
 def test_action_when_key_is_refused_the_summary_says_what_to_do(
-    fast_world, serve, workspace: Path
+    fast_world, serve_on_clock, run_action
 ) -> None:
     """Cause, fix and where to read more are in the summary, not only in the log."""
-    server = serve(fast_world())
+    server = serve_on_clock(fast_world())
     _, _, _, summary = run_action(
-        workspace, **inputs_for(server, scenario_ids="101", api_key="wrong-key")
+        **inputs_for(server, scenario_ids="101", api_key="ck_test_wrong_key_0000")
     )
     assert summary.count("Cekura refused the API key") == 1
     assert "HTTP 401" in summary and "fork" not in summary and ".)." not in summary

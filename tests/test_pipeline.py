@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 from pathlib import Path
@@ -194,7 +195,9 @@ def test_gate_when_share_link_requested_links_it(gate_for, workspace: Path) -> N
         f"[open in Cekura]({outputs['result_url']})" in (workspace / "step_summary.md").read_text()
     )
     [share] = [r for r in server.requests if r.endpoint == "share_link"]
-    assert share.body["expire_at"].endswith("+00:00")
+    expire_at = dt.datetime.fromisoformat(share.body["expire_at"])
+    expected = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
+    assert abs(expire_at - expected) < dt.timedelta(minutes=1)
 
 
 def test_gate_when_share_link_not_requested_creates_none(gate_for, workspace: Path) -> None:
@@ -217,6 +220,24 @@ def test_gate_when_many_scenarios_fail_bounds_annotations(gate_for, workspace: P
         if line.startswith("::error title=Scenario failed")
     ]
     assert len(errors) == 10 and "3 more scenarios failed" in stream.getvalue()
+
+
+def test_gate_when_many_scenarios_are_flaky_bounds_warnings(gate_for, workspace: Path) -> None:
+    """At most 10 warning annotations too, then one that says how many more."""
+    scenarios = [scenario(100 + i, outcome="flaky") for i in range(12)]
+    gate, stream, _ = gate_for(
+        scenarios,
+        scenario_ids=",".join(str(100 + i) for i in range(12)),
+        frequency=2,
+        pass_threshold=0,
+    )
+    assert gate.run() == ExitCode.PASSED
+    warnings = [
+        line
+        for line in stream.getvalue().splitlines()
+        if line.startswith("::warning title=Scenario flaky")
+    ]
+    assert len(warnings) == 10 and "2 more scenarios flaky" in stream.getvalue()
 
 
 def test_gate_when_flaky_with_frequency_3_warns(gate_for, workspace: Path) -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from cekura_ci.settings import Settings, SettingsError, read_inputs
 
-BASE = {"api_key": "k", "agent_id": "42", "scenario_ids": "101"}
+BASE = {"api_key": "ck_test_settings_key", "agent_id": "42", "scenario_ids": "101"}
 
 
 def settings(**raw: str) -> Settings:
@@ -74,6 +74,15 @@ def test_optional_lists_when_given_are_read() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["- book_slot\n- cancel_slot\n", "[book_slot, cancel_slot]", "'book_slot', \"cancel_slot\""],
+)
+def test_mock_tool_names_when_given_as_a_yaml_list_is_read(text: str) -> None:
+    """A YAML block or flow list pasted into the input reads like a comma list."""
+    assert settings(mock_tool_names=text).mock_tool_names == ("book_slot", "cancel_slot")
+
+
 def test_mock_tool_names_when_an_empty_list_is_kept_empty() -> None:
     """`[]` means "mock none", which differs from not giving the input."""
     assert settings(mock_tool_names="[]").mock_tool_names == ()
@@ -87,9 +96,90 @@ def test_livekit_data_when_a_json_object_is_read() -> None:
 
 def test_api_key_when_pasted_with_a_newline_is_stripped_and_never_shown() -> None:
     """A trailing newline is forgiven; neither repr nor str shows the key."""
-    s = settings(api_key="  secret-value\n")
-    assert s.api_key.get_secret_value() == "secret-value"
+    s = settings(api_key="  secret-value-0123456\n")
+    assert s.api_key.get_secret_value() == "secret-value-0123456"
     assert "secret-value" not in repr(s) and "secret-value" not in str(s)
+
+
+@pytest.mark.parametrize("key", ["1", "short-key-1", "1234567890123456789"])
+def test_api_key_when_too_short_or_without_letters_is_refused_without_echo(key: str) -> None:
+    """A key like `1` would make redaction rewrite every digit 1 of every report: refused."""
+    [(name, why)] = problems(api_key=key)
+    assert name == "api_key" and "too short" in why and "got" not in why
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["ck_live_ключ_0123456789", "ck_live_\u00e9t\u00e9_0123456789", 'ck_live_"quoted"_012345'],
+)
+def test_api_key_when_not_printable_ascii_is_refused_without_echo(key: str) -> None:
+    """A non-Latin-1 character crashed at send time and showed part of the key: refused first."""
+    [(name, why)] = problems(api_key=key)
+    assert name == "api_key" and "printable ASCII" in why
+    assert not any(part in why for part in key.split("_") if len(part) > 3)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://api.cekura.ai", "http://10.0.0.5:8080", "http://cekura.internal/"]
+)
+def test_api_url_when_plain_http_to_another_host_is_refused(url: str) -> None:
+    """The key would travel in clear text: only https, or http to this machine."""
+    [(name, why)] = problems(api_url=url)
+    assert name == "api_url" and "clear text" in why
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "http://localhost:9000/",
+        "http://[::1]:8080",
+        "https://api.cekura.ai",
+    ],
+)
+def test_api_url_when_https_or_loopback_http_is_accepted(url: str) -> None:
+    assert settings(api_url=url).api_url == url.rstrip("/")
+
+
+@pytest.mark.parametrize("url", ["http://a b", "http://127.0.0.1:99999", "https://api.cekura.ai:0"])
+def test_api_url_when_it_cannot_be_a_url_is_refused(url: str) -> None:
+    """An invalid URL is an input error, found before any request (not an outage later)."""
+    [(name, why)] = problems(api_url=url)
+    assert name == "api_url" and "expected" in why
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("timeout", "1e10"),
+        ("max_outage", "1e300"),
+        ("request_timeout", "1e300"),
+        ("poll_interval", "1e10"),
+    ],
+)
+def test_seconds_when_astronomically_large_are_refused_with_the_bound(
+    name: str, value: str
+) -> None:
+    """1e10 s overflowed the clock: every duration has an upper bound, stated in the message."""
+    [(problem, why)] = problems(**{name: value})
+    assert problem == name and ("at most" in why or " to " in why)
+
+
+def test_livekit_data_when_nested_thousands_deep_is_refused() -> None:
+    """5,000 levels raised RecursionError deep in the stack: refused as an input error."""
+    deep = "[" * 5000 + "]" * 5000
+    [(name, why)] = problems(livekit_data='{"config": ' + deep + "}")
+    assert name == "livekit_data" and "nested at most 32 levels" in why
+    shallow_but_too_deep = '{"config": ' + "[" * 40 + "]" * 40 + "}"
+    [(name, why)] = problems(livekit_data=shallow_but_too_deep)
+    assert "nested at most 32 levels" in why
+
+
+@pytest.mark.parametrize("value", ['{"config": {"x": NaN}}', '{"config": {"x": Infinity}}'])
+def test_livekit_data_when_it_holds_nan_is_refused(value: str) -> None:
+    """NaN is not JSON: the request body could not be encoded, so it is refused up front."""
+    [(name, _why)] = problems(livekit_data=value)
+    assert name == "livekit_data"
 
 
 def test_api_key_when_empty_says_it_is_empty() -> None:
@@ -147,12 +237,14 @@ def test_bad_input_when_given_is_refused_naming_the_input(name: str, value: str)
 def test_agent_and_scenarios_when_missing_without_result_id_are_refused() -> None:
     """A run needs an agent and scenarios, unless it waits for an existing result."""
     with pytest.raises(SettingsError) as info:
-        Settings.from_inputs({"api_key": "k", "scenario_ids": "1"})
+        Settings.from_inputs({"api_key": "ck_test_settings_key", "scenario_ids": "1"})
     assert info.value.problems[0][0] == "agent_id"
     with pytest.raises(SettingsError) as info:
-        Settings.from_inputs({"api_key": "k", "agent_id": "1"})
+        Settings.from_inputs({"api_key": "ck_test_settings_key", "agent_id": "1"})
     assert info.value.problems[0][0] == "scenario_ids"
-    assert Settings.from_inputs({"api_key": "k", "result_id": "77"}).result_id == 77
+    assert (
+        Settings.from_inputs({"api_key": "ck_test_settings_key", "result_id": "77"}).result_id == 77
+    )
 
 
 def test_unknown_input_when_given_is_refused() -> None:
@@ -163,7 +255,7 @@ def test_unknown_input_when_given_is_refused() -> None:
 def test_read_inputs_when_prefixed_variables_are_set_reads_every_input() -> None:
     """The action reads INPUT_<NAME>, the CLI CEKURA_<NAME>: one function for both."""
     env = {
-        "INPUT_API_KEY": "k",
+        "INPUT_API_KEY": "ck_test_input_key_01",
         "INPUT_AGENT_ID": "9",
         "INPUT_SCENARIO_IDS": "5",
         "INPUT_FREQUENCY": "3",

@@ -186,7 +186,12 @@ def test_trigger_body_when_sent_is_the_run_request(make_settings, clock, backoff
     responses.post(BASE + TRIGGER_PATH, json={"id": 1, "runs": []})
     settings = make_settings(api_url=BASE, frequency=2)
     start(settings, clock, backoff)
-    assert json.loads(responses.calls[0].request.body) == run_request(settings)
+    assert json.loads(responses.calls[0].request.body) == {
+        "agent": 42,
+        "scenarios": [{"scenario": 101}],
+        "frequency": 2,
+        "name": NAME,
+    }
 
 
 @responses.activate

@@ -153,6 +153,17 @@ def test_judge_when_personalities_vary_groups_by_them() -> None:
     assert sorted(s.label for s in v.scenarios) == ["Scenario 101 (Angry)", "Scenario 101 (Calm)"]
 
 
+def test_judge_when_test_profiles_vary_groups_by_them() -> None:
+    """Runs of one scenario under two test profiles are two rows, each with its own state."""
+    runs = [
+        run(1, test_profile_data={"name": "Gold member"}),
+        run(2, test_profile_data={"name": "New caller"}, outcome="fail"),
+    ]
+    v = judge(result(runs), Policy())
+    states = {s.label: s.state for s in v.scenarios}
+    assert states == {"Scenario 101 (Gold member)": "passed", "Scenario 101 (New caller)": "failed"}
+
+
 def test_judge_when_interrupted_fails_with_that_outcome() -> None:
     """A timeout keeps what was known but never passes the gate."""
     v = judge(

@@ -85,7 +85,7 @@ class Timing(_Strict):
 
 
 class World(_Strict):
-    api_key: str = "demo-key"
+    api_key: str = "demo-key-not-a-secret"
     #: Emulated seconds per real second: 60 makes a run's minute pass in one second.
     speed: float = Field(1.0, gt=0)
     concurrency: int = Field(10, ge=1)

@@ -1,0 +1,220 @@
+"""Hostile answers and broken disks at the action's front door: API text never becomes a workflow
+command (`::` at the start of a line, `##[` anywhere), odd but legal text never crashes the gate,
+and a file that cannot be written never changes the verdict."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import responses
+
+from cekura_ci import cli
+from cekura_ci.client import RESULTS_PATH, TRIGGER_PATH
+from tests.helpers import API_KEY, FakeClock, read_outputs
+from tests.test_entrypoint import action_env
+
+BASE = "https://api.cekura.test"
+RESULT = BASE + RESULTS_PATH + "77/"
+EVIL = "::error::owned ##[set-output name=passed]true ##[add-mask]x %0A::warning::y"
+#: The commands cekura-ci itself prints; anything else starting a line with `::` is injected.
+OUR_COMMANDS = re.compile(
+    r"^::(add-mask|error|warning|notice|debug|group|endgroup|stop-commands)( [^:]*)?::"
+    r"|^::[0-9a-f]{32}::$"
+)
+
+
+def hostile_run(run_id: int, outcome: str) -> dict:
+    run = {
+        "id": run_id,
+        "scenario": 101 + run_id % 2,
+        "scenario_name": f"{EVIL} \ud800 name",
+        "status": "completed",
+        "success": outcome == "pass",
+        "duration": EVIL,
+        "transcript_object": [{"role": EVIL, "content": EVIL}],
+    }
+    if outcome == "fail":
+        run["error_message"] = f"##[stop-commands]tok\n{EVIL}"
+        run["evaluation"] = {"metrics": [{"name": EVIL, "type": "binary", "score": 0}]}
+        run["expected_outcome"] = {"explanation": [f"❌ {EVIL}"]}
+    return run
+
+
+def assert_no_injected_command(stdout: str) -> None:
+    for line in stdout.splitlines():
+        assert "##[" not in line, line
+        if line.lstrip().startswith("::"):
+            assert OUR_COMMANDS.match(line), line
+
+
+@responses.activate
+def test_gate_when_every_api_text_carries_commands_prints_none_of_them(
+    workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock
+) -> None:
+    """Status words, names, errors, metrics, transcripts, durations and a retry's Content-Type."""
+    responses.post(BASE + TRIGGER_PATH, json={"id": 77, "status": "pending", "runs": []})
+    responses.get(RESULT, body="<html>", status=503, content_type="text/html ##[error]x ::error::y")
+    responses.get(RESULT, json={"id": 77, "status": f"running {EVIL}", "runs": {}})
+    runs = [hostile_run(1, "pass"), hostile_run(2, "fail"), hostile_run(3, "fail")]
+    responses.get(
+        RESULT,
+        json={
+            "id": 77,
+            "name": EVIL,
+            "status": "completed",
+            "runs": {str(r["id"]): r for r in runs},
+        },
+    )
+    env = action_env(
+        workspace,
+        api_key=API_KEY,
+        agent_id="42",
+        scenario_ids="101,102",
+        api_url=BASE,
+        name=f"gate {EVIL}",
+        poll_interval="5",
+        junit_file="junit.xml",
+        report_file="report.json",
+    )
+    env["RUNNER_DEBUG"] = "1"
+    assert cli.action_main(env, clock=clock) == 1
+    stdout = capsys.readouterr().out
+    assert "owned" in stdout  # the text is shown, as data
+    assert_no_injected_command(stdout)
+    assert read_outputs(workspace / "github_output")["passed"] == "false"
+
+
+@responses.activate
+def test_gate_when_refused_with_hostile_detail_prints_no_command(
+    workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock
+) -> None:
+    """An error body's words reach the error line and the summary as data only."""
+    responses.post(BASE + TRIGGER_PATH, status=400, json={"agent": [EVIL], "detail": EVIL})
+    env = action_env(workspace, api_key=API_KEY, agent_id="42", scenario_ids="101", api_url=BASE)
+    assert cli.action_main(env, clock=clock) == 2
+    assert_no_injected_command(capsys.readouterr().out)
+
+
+@responses.activate
+@pytest.mark.parametrize("runner_file", ["GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"])
+def test_gate_when_a_runner_file_cannot_be_written_keeps_the_passing_verdict(
+    workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock, runner_file: str
+) -> None:
+    """/dev/full as the step summary or the outputs file: a warning, and still exit 0."""
+    responses.post(BASE + TRIGGER_PATH, json={"id": 77, "status": "pending", "runs": []})
+    passing = {"id": 1, "scenario": 101, "status": "completed", "success": True}
+    responses.get(RESULT, json={"id": 77, "status": "completed", "runs": {"1": passing}})
+    env = action_env(workspace, api_key=API_KEY, agent_id="42", scenario_ids="101", api_url=BASE)
+    env[runner_file] = "/dev/full"
+    assert cli.action_main(env, clock=clock) == 0
+    out = capsys.readouterr().out
+    assert "::warning::Could not write" in out and "the verdict stands" in out
+    assert (workspace / "cekura-summary.md").exists()
+
+
+@responses.activate
+@pytest.mark.parametrize("name", ["summary_file", "junit_file", "report_file"])
+def test_gate_when_a_report_path_is_a_directory_exits_2_before_sending(
+    workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock, name: str
+) -> None:
+    """Found before the paid run, named, and nothing is sent."""
+    (workspace / "reports").mkdir()
+    env = action_env(
+        workspace,
+        api_key=API_KEY,
+        agent_id="42",
+        scenario_ids="101",
+        api_url=BASE,
+        **{name: "reports"},
+    )
+    assert cli.action_main(env, clock=clock) == 2
+    assert len(responses.calls) == 0
+    out = capsys.readouterr().out
+    assert f"Invalid input '{name}': cannot write 'reports': it is an existing directory" in out
+
+
+@responses.activate
+def test_gate_when_a_report_cannot_be_written_after_the_run_warns_and_keeps_the_verdict(
+    workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock
+) -> None:
+    """A report file that turns unwritable while waiting: a warning, the verdict's exit code."""
+    responses.post(BASE + TRIGGER_PATH, json={"id": 77, "status": "pending", "runs": []})
+    responses.get(RESULT, json={"id": 77, "status": "running", "runs": {}})
+    failing = {"id": 1, "scenario": 101, "status": "completed", "success": False}
+    responses.get(RESULT, json={"id": 77, "status": "completed", "runs": {"1": failing}})
+    clock.at(5, lambda: (workspace / "out" / "report.json").mkdir(parents=True))
+    env = action_env(
+        workspace,
+        api_key=API_KEY,
+        agent_id="42",
+        scenario_ids="101",
+        api_url=BASE,
+        poll_interval="10",
+        report_file="out/report.json",
+    )
+    assert cli.action_main(env, clock=clock) == 1
+    out = capsys.readouterr().out
+    assert "Could not write report_file 'out/report.json'" in out and "Unexpected" not in out
+    outputs = read_outputs(workspace / "github_output")
+    assert outputs["outcome"] == "failed" and outputs["report_file"] == ""
+
+
+@responses.activate
+def test_gate_when_the_api_echoes_the_key_keeps_it_out_of_every_file_in_any_escaping(
+    workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock
+) -> None:
+    """Markdown would write `ck\\_test…`, HTML `ck&#95;…`: the key is removed before escaping,
+    and the JSON and JUnit files stay valid with their numbers intact."""
+    responses.post(BASE + TRIGGER_PATH, json={"id": 77, "status": "pending", "runs": []})
+    echo = {
+        "id": 123456,
+        "scenario": 101,
+        "scenario_name": f"Leak {API_KEY}",
+        "status": "failed",
+        "success": False,
+        "error_message": f"bad key <{API_KEY}>",
+    }
+    responses.get(
+        RESULT, json={"id": 77, "name": API_KEY, "status": "completed", "runs": {"123456": echo}}
+    )
+    env = action_env(
+        workspace,
+        api_key=API_KEY,
+        agent_id="42",
+        scenario_ids="101",
+        api_url=BASE,
+        junit_file="junit.xml",
+        report_file="report.json",
+    )
+    assert cli.action_main(env, clock=clock) == 1
+    written = [capsys.readouterr().out] + [
+        p.read_text() for p in workspace.iterdir() if p.is_file()
+    ]
+    for text in written:
+        for form in (text, text.replace("\\", ""), html.unescape(text)):
+            assert API_KEY not in form.replace("::add-mask::" + API_KEY, "")
+    report = json.loads((workspace / "report.json").read_text())
+    assert report["scenarios"][0]["runs"][0]["run_id"] == 123456
+    assert "Leak ***" in report["scenarios"][0]["scenario_name"]
+    ET.parse(workspace / "junit.xml")
+    assert read_outputs(workspace / "github_output")["result_id"] == "77"
+
+
+@responses.activate
+def test_error_summary_when_the_refusal_echoes_the_key_does_not_show_it(
+    workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock
+) -> None:
+    """A 401 whose detail repeats the key: redacted before the Markdown escaping, not after."""
+    responses.post(BASE + TRIGGER_PATH, status=401, json={"detail": f"Invalid key {API_KEY}."})
+    env = action_env(workspace, api_key=API_KEY, agent_id="42", scenario_ids="101", api_url=BASE)
+    assert cli.action_main(env, clock=clock) == 2
+    capsys.readouterr()
+    for path in ("step_summary.md", "cekura-summary.md"):
+        text = (workspace / path).read_text()
+        assert "Invalid key \\*\\*\\*" in text
+        assert API_KEY not in text.replace("\\", "") and API_KEY not in html.unescape(text)
