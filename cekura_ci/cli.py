@@ -18,7 +18,7 @@ from cekura_ci.client import CekuraClient, make_session
 from cekura_ci.context import RunContext
 from cekura_ci.errors import CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub, configure_logging
-from cekura_ci.pipeline import Gate
+from cekura_ci.pipeline import Gate, publish_error
 from cekura_ci.report.markdown import DOCS_URL, render_error
 from cekura_ci.settings import MIN_API_KEY_LENGTH, Settings, SettingsError, read_inputs
 from cekura_ci.text import redact
@@ -30,10 +30,12 @@ ENV_PREFIX = "CEKURA_"
 ACTION_PREFIX = "INPUT_"
 
 
-def build_gate(settings: Settings, github: GitHub, clock: Clock) -> Gate:
+def build_gate(
+    settings: Settings, github: GitHub, clock: Clock, context: RunContext | None = None
+) -> Gate:
     session = make_session(settings.api_key)
     client = CekuraClient(settings.api_url, session, timeout=settings.request_timeout)
-    return Gate(settings, client, github, clock, Backoff())
+    return Gate(settings, client, github, clock, Backoff(), context or RunContext())
 
 
 def load_settings(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> Settings:
@@ -46,18 +48,37 @@ def load_settings(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> 
 
 
 def _mask_raw_key(raw: Mapping[str, str | None], github: GitHub) -> None:
-    """Mask the key before it is validated, so no later line can show it. A value too short to
-    be a key is refused without being echoed, and masking it would rewrite every line it occurs in."""
+    """Mask the key (and the GitHub token) before they are validated, so no later line can show
+    them. A value too short to be a key is refused without being echoed, and masking it would
+    rewrite every line it occurs in."""
     key = (raw.get("api_key") or "").strip()
     if len(key) >= MIN_API_KEY_LENGTH:
         github.mask(key)
+    token = (raw.get("github_token") or "").strip()
+    if len(token) >= MIN_API_KEY_LENGTH:
+        github.mask(token)
 
 
-def _describe(exc: Exception, github: GitHub) -> tuple[list[str], ExitCode, Outcome, str | None]:
+MISSING_KEY_HINT = (
+    "Nothing was sent to Cekura. The secret passed as api_key is empty or not set: add it under "
+    "Settings → Secrets and variables → Actions (or pass the right name), then run the job again."
+)
+FORK_KEY_HINT = (
+    "Nothing was sent to Cekura. This pull request comes from a fork, and GitHub gives workflows "
+    "run for a fork's pull request no secrets, so api_key is empty. See the README's security "
+    "section for how to keep pull requests from forks gated."
+)
+
+
+def _describe(
+    exc: Exception, github: GitHub, context: RunContext | None = None
+) -> tuple[list[str], ExitCode, Outcome, str | None]:
     """(message lines, exit code, outcome, what to do next) for anything that stopped the gate."""
     if isinstance(exc, SettingsError):
         lines = [f"Invalid input '{name}': {why}." for name, why in exc.problems]
         hint = "Nothing was sent to Cekura. Fix the input and run the job again."
+        if any(name == "api_key" and "empty" in why for name, why in exc.problems):
+            hint = FORK_KEY_HINT if context is not None and context.from_fork else MISSING_KEY_HINT
         return lines, ExitCode.USAGE_ERROR, Outcome.ERROR, hint
     if isinstance(exc, CekuraCIError):
         return [str(exc)], exc.exit_code, exc.outcome, exc.hint
@@ -67,12 +88,19 @@ def _describe(exc: Exception, github: GitHub) -> tuple[list[str], ExitCode, Outc
     return [line], ExitCode.INFRASTRUCTURE, Outcome.ERROR, None
 
 
-def guarded(github: GitHub, summary_file: str | None, body: Callable[[], ExitCode]) -> int:
-    """Run `body`; turn every failure into one clear message, an error summary and an exit code."""
+def guarded(
+    github: GitHub,
+    summary_file: str | None,
+    body: Callable[[], ExitCode],
+    raw: Mapping[str, str | None] | None = None,
+    context: RunContext | None = None,
+) -> int:
+    """Run `body`; turn every failure into one clear message, an error summary and an exit code
+    (and, when asked for, a JUnit file and a pull-request comment that say the same)."""
     try:
         return int(body())
     except Exception as exc:
-        lines, code, outcome, hint = _describe(exc, github)
+        lines, code, outcome, hint = _describe(exc, github, context)
     for line in lines:
         github.annotate("error", line, title="Cekura gate")
     # Redacted before rendering: Markdown escaping would hide the key from a later redaction.
@@ -85,6 +113,16 @@ def guarded(github: GitHub, summary_file: str | None, body: Callable[[], ExitCod
             github.set_output("summary_file", github.write_file(summary_file, summary))
         except (OSError, ValueError) as err:
             log.warning("Could not write %s: %s", summary_file, err)
+    produced = publish_error(
+        " ".join(lines),
+        outcome=outcome,
+        hint=hint,
+        raw=raw or {},
+        github=github,
+        context=context or RunContext(),
+    )
+    for name, value in produced.items():
+        github.set_output(name, value)
     return int(code)
 
 
@@ -110,10 +148,13 @@ def run_gate(
     github = _start(environ, raw)
     clock = clock or Clock(CancelToken())
     clock.cancel.install()
+    context = RunContext.from_environ(environ)
     code = guarded(
         github,
         raw.get("summary_file") or Settings.default_text("summary_file"),
-        lambda: build_gate(load_settings(raw, environ), github, clock).run(),
+        lambda: build_gate(load_settings(raw, environ), github, clock, context).run(),
+        raw,
+        context,
     )
     clock.cancel.release()
     return code

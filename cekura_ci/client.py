@@ -178,11 +178,7 @@ def _raise_for_status(method: str, path: str, response: requests.Response) -> No
         )
     detail = _api_message(response)
     if status in (401, 403):
-        raise AuthenticationFailed(
-            f"Cekura refused the API key ({where}{detail}). Check that the api_key secret holds a "
-            "current key of the project that owns the agent.",
-            status=status,
-        )
+        raise AuthenticationFailed(f"Cekura refused the API key: {where}{detail}", status=status)
     if status == 404:
         raise ResultNotFound(f"{where}: not found{detail}", status=status)
     if 300 <= status < 400:

@@ -48,11 +48,15 @@ class RunContext:
     run_id: str = ""
     run_attempt: str = ""
     job: str = ""
+    workflow: str = ""
+    workflow_ref: str = ""
     event_name: str = ""
     server_url: str = "https://github.com"
     api_url: str = "https://api.github.com"
     default_branch: str = ""
     pull_request: int | None = None
+    #: owner/repo of the pull request's head branch; another repository's means a fork.
+    head_repository: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> RunContext:
@@ -61,6 +65,9 @@ class RunContext:
         default_branch = repository.get("default_branch") if isinstance(repository, dict) else ""
         pull = payload.get("pull_request")
         number = pull.get("number") if isinstance(pull, dict) else None
+        head = pull.get("head") if isinstance(pull, dict) else None
+        head_repo = head.get("repo") if isinstance(head, dict) else None
+        head_repository = head_repo.get("full_name") if isinstance(head_repo, dict) else ""
         ref_match = re.fullmatch(r"(\d+)/merge", environ.get("GITHUB_REF_NAME", ""))
         if not isinstance(number, int) and ref_match:
             number = int(ref_match.group(1))
@@ -73,11 +80,14 @@ class RunContext:
             run_id=_text(environ.get("GITHUB_RUN_ID", "")),
             run_attempt=_text(environ.get("GITHUB_RUN_ATTEMPT", "")),
             job=_text(environ.get("GITHUB_JOB", "")),
+            workflow=_text(environ.get("GITHUB_WORKFLOW", "")),
+            workflow_ref=_text(environ.get("GITHUB_WORKFLOW_REF", "")),
             event_name=_text(environ.get("GITHUB_EVENT_NAME", "")),
             server_url=(environ.get("GITHUB_SERVER_URL") or cls.server_url).rstrip("/"),
             api_url=(environ.get("GITHUB_API_URL") or cls.api_url).rstrip("/"),
             default_branch=_text(default_branch or ""),
             pull_request=number if isinstance(number, int) and number > 0 else None,
+            head_repository=_text(head_repository or ""),
         )
 
     @property
@@ -95,6 +105,21 @@ class RunContext:
     def base_branch(self) -> str:
         """What this change merges into: the pull request's base, else the default branch."""
         return self.base_ref if self.pull_request is not None else self.default_branch
+
+    @property
+    def from_fork(self) -> bool:
+        """A pull request whose head branch lives in another repository."""
+        return bool(self.head_repository) and self.head_repository != self.repository
+
+    @property
+    def workflow_file(self) -> str | None:
+        """The running workflow's file in its repository (`.github/workflows/gate.yml`), from
+        `owner/repo/.github/workflows/gate.yml@refs/…`; None when unknown."""
+        path = self.workflow_ref.split("@", 1)[0]
+        prefix = self.repository + "/"
+        if not self.repository or not path.startswith(prefix + ".github/workflows/"):
+            return None
+        return path[len(prefix) :]
 
     @property
     def run_url(self) -> str | None:

@@ -63,8 +63,8 @@ class AuthenticationFailed(RequestRejected):
     """Cekura refused the API key (401/403)."""
 
     hint = (
-        "Check the secret passed as api_key: it must be a current key of the Cekura project that "
-        "owns the agent. Pull requests from forks get no secrets."
+        "A key was sent and Cekura did not accept it: check that the secret passed as api_key "
+        "holds a current key (not revoked or rotated) of the Cekura project that owns the agent."
     )
 
 

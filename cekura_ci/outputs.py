@@ -5,14 +5,17 @@ from __future__ import annotations
 
 OUTPUTS: dict[str, str] = {
     "result_id": "Id of the Cekura result (set as soon as the run is started).",
-    "status": "The result's terminal status as Cekura reports it (completed, failed, timeout, "
-    "cancelled).",
+    "status": "The result's status as Cekura last reported it: terminal (completed, failed, "
+    "timeout, cancelled) once it ended; on a timeout, cancellation or outage the last status seen "
+    "(e.g. running), or unknown when none was.",
     "outcome": "The gate in a word: passed, failed, error, timeout or cancelled.",
     "passed": "true when the gate passed, false otherwise.",
-    "pass_rate": "Percent of counted runs that passed, with two decimals.",
+    "pass_rate": "Percent of counted runs that passed, with two decimals (after a timeout, "
+    "cancellation or outage: of the runs that had finished).",
     "total_runs": "Number of runs in the result.",
     "passed_runs": "Number of runs that passed.",
-    "failed_runs": "Number of runs that did not pass (agent and infrastructure failures).",
+    "failed_runs": "Number of runs that failed (agent and infrastructure failures); runs not "
+    "finished when waiting stopped are neither passed nor failed.",
     "infra_failed_runs": "Number of runs that failed for infrastructure reasons (never connected, "
     "errored before the conversation).",
     "failed_scenarios": "JSON list of the ids of scenarios that failed (no run passed, or below "
@@ -22,4 +25,6 @@ OUTPUTS: dict[str, str] = {
     "junit_file": "Path of the JUnit XML report, when junit_file was given.",
     "report_file": "Path of the JSON report, when report_file was given.",
     "result_url": "Public share link of the result, when share_link is true.",
+    "comment_url": "URL of the pull-request comment written or updated, when comment is not off "
+    "and it could be written.",
 }

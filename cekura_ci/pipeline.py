@@ -8,17 +8,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
+from pydantic import SecretStr
+
+from cekura_ci import pr_comment
 from cekura_ci.client import CekuraClient
+from cekura_ci.context import RunContext
 from cekura_ci.errors import ApiError, CekuraCIError, ExitCode, GaveUp, Outcome
 from cekura_ci.github import GitHub, unwritable_reason
 from cekura_ci.report.json_report import render_json
-from cekura_ci.report.junit import render_junit
-from cekura_ci.report.markdown import render_console, render_summary
-from cekura_ci.settings import Settings, SettingsError
-from cekura_ci.text import one_line, redact_data
+from cekura_ci.report.junit import render_error_junit, render_junit
+from cekura_ci.report.markdown import (
+    render_comment,
+    render_console,
+    render_error_comment,
+    render_summary,
+)
+from cekura_ci.settings import Settings, SettingsError, parse_github_token
+from cekura_ci.text import one_line, redact, redact_data
 from cekura_ci.timing import Backoff, Clock
 from cekura_ci.trigger import start_run
 from cekura_ci.verdict import Policy, Verdict, judge
@@ -37,6 +46,7 @@ class Gate:
     github: GitHub
     clock: Clock
     backoff: Backoff
+    context: RunContext = field(default_factory=RunContext)
 
     def run(self) -> ExitCode:
         check_report_paths(self.settings)
@@ -63,7 +73,7 @@ class Gate:
             )
         if self.settings.share_link and waiter.last_result is not None:
             verdict = verdict.model_copy(update={"result_url": self.share_link(result_id)})
-        publish(verdict, self.settings, self.github)
+        publish(verdict, self.settings, self.github, self.context)
         if stopped:
             return stopped.exit_code
         return ExitCode.PASSED if verdict.gate_passed else ExitCode.GATE_FAILED
@@ -183,8 +193,12 @@ def redacted(verdict: Verdict, secrets: list[str]) -> Verdict:
     return Verdict.model_validate(redact_data(json.loads(dumped), secrets))
 
 
-def publish(verdict: Verdict, settings: Settings, github: GitHub) -> None:
-    """Summary, files, outputs, annotations and log lines: every report comes from the verdict."""
+def publish(
+    verdict: Verdict, settings: Settings, github: GitHub, context: RunContext | None = None
+) -> None:
+    """Summary, files, outputs, annotations, the comment and log lines: every report comes from
+    the verdict."""
+    context = context or RunContext()
     verdict = redacted(verdict, github.masked)
     summary = render_summary(verdict)
     github.append_summary(summary)
@@ -193,7 +207,10 @@ def publish(verdict: Verdict, settings: Settings, github: GitHub) -> None:
             github, "summary_file", settings.summary_file, lambda: summary
         ),
         "junit_file": write_report(
-            github, "junit_file", settings.junit_file, lambda: render_junit(verdict)
+            github,
+            "junit_file",
+            settings.junit_file,
+            lambda: render_junit(verdict, file=context.workflow_file),
         ),
         "report_file": write_report(
             github, "report_file", settings.report_file, lambda: render_json(verdict)
@@ -210,6 +227,14 @@ def publish(verdict: Verdict, settings: Settings, github: GitHub) -> None:
         "failed_scenarios": _scenario_ids(verdict.failed_scenarios),
         "flaky_scenarios": _scenario_ids(verdict.flaky_scenarios),
         "result_url": verdict.result_url or "",
+        "comment_url": comment(
+            render_comment(verdict, context.run_url),
+            mode=settings.comment,
+            token=settings.github_token,
+            key=settings.comment_key,
+            github=github,
+            context=context,
+        ),
     }
     for name, value in outputs.items():
         github.set_output(name, value)
@@ -223,6 +248,67 @@ def publish(verdict: Verdict, settings: Settings, github: GitHub) -> None:
         github.log(line)
     if outputs["summary_file"]:
         github.log(f"Summary written to {outputs['summary_file']}")
+
+
+def comment(
+    body: str,
+    *,
+    mode: str,
+    token: SecretStr | None,
+    key: str,
+    github: GitHub,
+    context: RunContext,
+) -> str:
+    """Post or update the pull-request comment when asked; its URL, or "" (with a warning for
+    anything that went wrong: the verdict stands either way)."""
+    if mode == "off":
+        return ""
+    try:
+        posted = pr_comment.post(
+            redact(body, github.masked), mode=mode, context=context, token=token, key=key
+        )
+    except pr_comment.CommentFailed as exc:
+        log.warning("%s", exc)
+        return ""
+    github.log(f"Pull-request comment {posted.action}: {posted.url}")
+    return posted.url
+
+
+def publish_error(
+    message: str,
+    *,
+    outcome: Outcome,
+    hint: str | None,
+    raw: Mapping[str, str | None],
+    github: GitHub,
+    context: RunContext,
+) -> dict[str, str]:
+    """When the gate stopped without a verdict, the JUnit file and the comment still say so, if
+    the inputs that ask for them can be read. Best effort; returns the outputs it produced."""
+    produced: dict[str, str] = {}
+    junit_file = (raw.get("junit_file") or "").strip()
+    if junit_file:
+        try:
+            produced["junit_file"] = github.write_file(
+                junit_file,
+                render_error_junit(
+                    message, outcome=outcome.value, hint=hint, file=context.workflow_file
+                ),
+            )
+        except (OSError, ValueError) as err:
+            log.warning("Could not write %s: %s", junit_file, err)
+    mode = (raw.get("comment") or "off").strip()
+    try:
+        token = parse_github_token(raw.get("github_token") or "")
+    except ValueError:
+        return produced  # already reported as an invalid input
+    if mode in ("update", "new"):
+        body = render_error_comment(message, hint=hint, run_url=context.run_url)
+        key = " ".join((raw.get("comment_key") or "").split())
+        url = comment(body, mode=mode, token=token, key=key, github=github, context=context)
+        if url:
+            produced["comment_url"] = url
+    return produced
 
 
 def annotate(verdict: Verdict, github: GitHub) -> None:
@@ -252,9 +338,12 @@ def log_runs(verdict: Verdict, github: GitHub) -> None:
     ):
         for scenario in verdict.scenarios:
             for run in scenario.runs:
-                mark = {"passed": "PASS", "agent_failure": "FAIL", "infra_failure": "INFRA"}[
-                    run.kind
-                ]
+                mark = {
+                    "passed": "PASS",
+                    "agent_failure": "FAIL",
+                    "infra_failure": "INFRA",
+                    "unfinished": "WAIT",
+                }[run.kind]
                 github.log(
                     f"  {mark:<5} run {run.run_id} · {one_line(scenario.label, 100)} #{run.repetition} · "
                     f"{run.status}" + ("" if run.passed else f" · {one_line(run.reason, 200)}")

@@ -253,10 +253,9 @@ def parse_api_key(value: Any) -> SecretStr:
     raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
     key = raw.strip()  # pasted secrets often carry a trailing newline
     if not key:
-        raise ValueError(
-            "expected a Cekura API key, got an empty value: the secret is probably missing "
-            "(a pull request from a fork gets no secrets)"
-        )
+        # Why it is empty (a missing secret, a fork's pull request) is told once, by the caller
+        # that knows the context.
+        raise ValueError("expected a Cekura API key, got an empty value")
     if any(ch.isspace() for ch in key):
         raise ValueError("expected a single-line key without spaces")
     if not key.isascii() or not key.isprintable() or '"' in key or "\\" in key:
@@ -272,6 +271,16 @@ def parse_api_key(value: Any) -> SecretStr:
     return SecretStr(key)
 
 
+def parse_github_token(value: Any) -> SecretStr | None:
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    token = raw.strip()
+    if not token:
+        return None
+    if any(ch.isspace() or not ch.isprintable() for ch in token):
+        raise ValueError("expected a single-line token without spaces")
+    return SecretStr(token)
+
+
 # Validators sit outside the optional so a refusal is one error, not one per union member.
 Ids = Annotated[tuple[int, ...], BeforeValidator(parse_id_list)]
 OptionalIds = Annotated[tuple[int, ...] | None, BeforeValidator(parse_id_list)]
@@ -283,9 +292,21 @@ Path = Annotated[str, BeforeValidator(parse_path)]
 OptionalPositiveInt = Annotated[int | None, BeforeValidator(bounded_int(1))]
 
 
-def _input(default: Any = ..., *, group: str, description: str) -> Any:
-    """A Settings field: its default, its description and the README table it is listed in."""
-    return Field(default, description=description, json_schema_extra={"group": group})
+def _input(
+    default: Any = ...,
+    *,
+    group: str,
+    description: str,
+    action_default: str | None = None,
+) -> Any:
+    """A Settings field: its default, its description and the README table it is listed in.
+
+    `action_default` is what action.yml declares instead, when the runner should fill in an
+    expression (`${{ github.token }}`) that means nothing outside GitHub Actions."""
+    extra: dict[str, Any] = {"group": group}
+    if action_default is not None:
+        extra["action_default"] = action_default
+    return Field(default, description=description, json_schema_extra=extra)
 
 
 CONNECTION = "Connection"
@@ -425,10 +446,39 @@ class Settings(BaseModel):
     report_file: Path = _input(
         "", group=REPORTS, description="Where to write the JSON report; empty writes none."
     )
+    comment: Literal["off", "update", "new"] = _input(
+        "off",
+        group=REPORTS,
+        description="Pull-request comment with the verdict: `off`; `update` keeps one comment per "
+        "workflow, job and matrix entry up to date; `new` adds a comment on every run. Needs "
+        "`permissions: pull-requests: write`; a failure to comment is a warning, never a "
+        "changed verdict.",
+    )
+    github_token: Annotated[SecretStr | None, BeforeValidator(parse_github_token)] = _input(
+        None,
+        group=REPORTS,
+        description="Token that writes the comment. Default: the job's token.",
+        action_default="${{ github.token }}",
+    )
+    comment_key: Annotated[str, BeforeValidator(lambda v: " ".join(str(v).split()))] = _input(
+        "",
+        group=REPORTS,
+        description="What tells this step's comment apart from others on the pull request, with "
+        "the workflow and the job. Default: the job's matrix values; set it when one job runs the "
+        "gate more than once.",
+        action_default="${{ toJSON(matrix) }}",
+    )
 
     @classmethod
     def input_names(cls) -> list[str]:
         return list(cls.model_fields)
+
+    @classmethod
+    def action_default_text(cls, name: str) -> str:
+        """An input's default in action.yml: an expression the runner evaluates, or default_text."""
+        extra = cls.model_fields[name].json_schema_extra or {}
+        action_default = extra.get("action_default") if isinstance(extra, dict) else None
+        return str(action_default) if action_default is not None else cls.default_text(name)
 
     @classmethod
     def default_text(cls, name: str) -> str:
@@ -485,7 +535,7 @@ def _problem(error: Any, given: Mapping[str, Any]) -> tuple[str, str]:
     name = str(error["loc"][0])
     if error["type"] == "literal_error":
         message = "expected one of " + str(error.get("ctx", {}).get("expected", ""))
-    if name == "api_key":
+    if name in ("api_key", "github_token"):
         return name, message
     value = given.get(name)
     shown = "" if value is None else f"got {clip(str(value), 60)!r}; "

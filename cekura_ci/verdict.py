@@ -16,12 +16,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cekura_ci.errors import Outcome
 from cekura_ci.models import TERMINAL_STATUSES, Metric, Result, Run
+from cekura_ci.text import one_line
 
 SCHEMA_VERSION = 1
 TRANSCRIPT_TAIL_TURNS = 6
 
-RunKind = Literal["passed", "agent_failure", "infra_failure"]
-ScenarioState = Literal["passed", "failed", "flaky"]
+#: `unfinished`: the run was not in a terminal status when we stopped waiting for a result that had
+#: not ended either (timeout, cancellation, outage). It is neither passed nor failed: not judged.
+#: A run still going when the result itself had ended is an infrastructure failure.
+RunKind = Literal["passed", "agent_failure", "infra_failure", "unfinished"]
+#: `unfinished`: none of the scenario's runs had finished; otherwise the state of the finished runs.
+ScenarioState = Literal["passed", "failed", "flaky", "unfinished"]
+#: How much of a scenario label a rule's detail repeats (the summary and the JSON stay bounded).
+RULE_LABEL_LIMIT = 120
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,7 @@ class ScenarioVerdict(_Frozen):
     total: int
     passed: int
     infra_failures: int
+    unfinished: int = 0
     pass_rate: float
     meets_threshold: bool | None = None
     main_reason: str | None = None
@@ -100,6 +108,8 @@ class Rule(_Frozen):
     name: str
     passed: bool
     detail: str
+    #: The rule's outcome in a few words for a headline, e.g. "88.89% of runs passed (threshold 90%)".
+    summary: str = ""
 
 
 class Verdict(_Frozen):
@@ -114,6 +124,7 @@ class Verdict(_Frozen):
     failed_runs: int
     agent_failures: int
     infra_failures: int
+    unfinished_runs: int = 0
     counted_runs: int
     pass_rate: float
     pass_threshold: float
@@ -137,7 +148,37 @@ class Verdict(_Frozen):
 
     @property
     def failed_run_verdicts(self) -> list[RunVerdict]:
-        return [r for s in self.scenarios for r in s.runs if not r.passed]
+        return [r for s in self.scenarios for r in s.runs if r.kind in FAILED_KINDS]
+
+    @property
+    def unfinished_run_verdicts(self) -> list[RunVerdict]:
+        return [r for s in self.scenarios for r in s.runs if r.kind == "unfinished"]
+
+    @property
+    def interrupted(self) -> bool:
+        """The wait ended before the result did (timeout, cancellation, outage, refusal)."""
+        return self.outcome not in (Outcome.PASSED, Outcome.FAILED)
+
+    @property
+    def finished_runs(self) -> int:
+        return self.total_runs - self.unfinished_runs
+
+    @property
+    def headline(self) -> str:
+        """What decided, in a few words of ours (never API text): the rule(s) that failed, every
+        rule when the gate passed, or how far an interrupted result had got."""
+        if self.interrupted:
+            if not self.total_runs:
+                return "no runs had been seen"
+            return (
+                f"{self.finished_runs} of {self.total_runs} runs had finished "
+                f"({self.passed_runs} passed, {self.failed_runs} failed)"
+            )
+        deciding = [rule for rule in self.rules if not rule.passed] or self.rules
+        return " and ".join(rule.summary for rule in deciding)
+
+
+FAILED_KINDS = ("agent_failure", "infra_failure")
 
 
 # --- runs ----------------------------------------------------------------------------------
@@ -165,9 +206,11 @@ def _transcript_tail(run: Run) -> list[Turn]:
     return turns[-TRANSCRIPT_TAIL_TURNS:]
 
 
-def _kind(run: Run, infra_ids: set[int]) -> RunKind:
+def _kind(run: Run, infra_ids: set[int], result_ended: bool) -> RunKind:
     if run.passed:
         return "passed"
+    if run.status not in TERMINAL_STATUSES and not result_ended:
+        return "unfinished"
     if run.id in infra_ids or run.status not in TERMINAL_STATUSES:
         return "infra_failure"
     if run.error_message and not run.has_conversation:
@@ -180,6 +223,8 @@ def _kind(run: Run, infra_ids: set[int]) -> RunKind:
 def _reason(run: Run, kind: RunKind, metrics: list[FailedMetric], expectations: list[str]) -> str:
     if kind == "passed":
         return "passed"
+    if kind == "unfinished":
+        return f"not finished (still {run.status})"
     if run.status not in TERMINAL_STATUSES:
         return f"did not finish (still {run.status} when the result ended)"
     if run.error_message and run.error_message.strip():
@@ -201,8 +246,10 @@ def _scenario_name(run: Run) -> str:
     return f"Scenario {run.scenario}" if run.scenario is not None else "Scenario Deleted"
 
 
-def judge_run(run: Run, repetition: int, infra_ids: set[int]) -> RunVerdict:
-    kind = _kind(run, infra_ids)
+def judge_run(
+    run: Run, repetition: int, infra_ids: set[int], result_ended: bool = True
+) -> RunVerdict:
+    kind = _kind(run, infra_ids, result_ended)
     metrics = [
         FailedMetric(name=m.name or f"metric {m.id}", score=m.score, explanation=m.explanation)
         for m in (run.evaluation.metrics if run.evaluation else [])
@@ -239,10 +286,14 @@ def reaches(passed: int, counted: int, threshold: float) -> bool:
 
 @dataclass(frozen=True)
 class _Tally:
-    """Passed, infrastructure failures, runs counted under the policy, and the rate."""
+    """Passed, infrastructure failures, unfinished runs, runs counted under the policy, the rate.
+
+    Unfinished runs are not judged, so not counted: the rate of an interrupted result is the rate
+    of the runs that had finished."""
 
     passed: int
     infra: int
+    unfinished: int
     counted: int
     rate: float
 
@@ -250,8 +301,10 @@ class _Tally:
     def of(cls, verdicts: list[RunVerdict], policy: Policy) -> _Tally:
         passed = sum(r.passed for r in verdicts)
         infra = sum(r.kind == "infra_failure" for r in verdicts)
-        counted = len(verdicts) - (infra if policy.infra_failures == "ignore" else 0)
-        return cls(passed, infra, counted, 100.0 * passed / counted if counted else 0.0)
+        unfinished = sum(r.kind == "unfinished" for r in verdicts)
+        counted = len(verdicts) - unfinished - (infra if policy.infra_failures == "ignore" else 0)
+        rate = 100.0 * passed / counted if counted else 0.0
+        return cls(passed, infra, unfinished, counted, rate)
 
 
 def _group_key(run: Run, by_personality: bool, by_profile: bool) -> tuple[object, ...]:
@@ -263,26 +316,34 @@ def _group_key(run: Run, by_personality: bool, by_profile: bool) -> tuple[object
 
 
 def _scenario(
-    runs: list[Run], infra_ids: set[int], policy: Policy, split: tuple[bool, bool]
+    runs: list[Run],
+    infra_ids: set[int],
+    policy: Policy,
+    split: tuple[bool, bool],
+    result_ended: bool,
 ) -> ScenarioVerdict:
     verdicts = [
-        judge_run(run, i, infra_ids) for i, run in enumerate(sorted(runs, key=lambda r: r.id), 1)
+        judge_run(run, i, infra_ids, result_ended)
+        for i, run in enumerate(sorted(runs, key=lambda r: r.id), 1)
     ]
     tally = _Tally.of(verdicts, policy)
     passed, infra, counted, rate = tally.passed, tally.infra, tally.counted, tally.rate
+    finished = len(verdicts) - tally.unfinished
     meets_threshold = (
         None
-        if policy.scenario_pass_threshold is None
+        if policy.scenario_pass_threshold is None or not finished
         else reaches(passed, counted, policy.scenario_pass_threshold)
     )
     state: ScenarioState = (
-        "passed"
-        if passed == len(verdicts)
+        "unfinished"
+        if not finished
+        else "passed"
+        if passed == finished
         else "failed"
         if passed == 0 or meets_threshold is False
         else "flaky"
     )
-    reasons = Counter(r.reason for r in verdicts if not r.passed)
+    reasons = Counter(r.reason for r in verdicts if r.kind in FAILED_KINDS)
     first = verdicts[0]
     return ScenarioVerdict(
         scenario_id=first.scenario_id,
@@ -293,6 +354,7 @@ def _scenario(
         total=len(verdicts),
         passed=passed,
         infra_failures=infra,
+        unfinished=tally.unfinished,
         pass_rate=rate,
         meets_threshold=meets_threshold,
         main_reason=reasons.most_common(1)[0][0] if reasons else None,
@@ -328,7 +390,7 @@ def _metrics(runs: list[Run]) -> list[MetricSummary]:
     return sorted(summaries, key=lambda m: (-(m.failed or 0), m.name.lower()))
 
 
-_STATE_ORDER = {"failed": 0, "flaky": 1, "passed": 2}
+_STATE_ORDER = {"failed": 0, "flaky": 1, "unfinished": 2, "passed": 3}
 
 
 def judge(
@@ -352,8 +414,10 @@ def judge(
     groups: dict[tuple[object, ...], list[Run]] = defaultdict(list)
     for run in runs:
         groups[_group_key(run, *split)].append(run)
+    # Runs still going are unfinished only while the result itself has not ended.
+    result_ended = result is not None and result.is_terminal
     scenarios = sorted(
-        (_scenario(group, infra_ids, policy, split) for group in groups.values()),
+        (_scenario(group, infra_ids, policy, split, result_ended) for group in groups.values()),
         key=lambda s: (_STATE_ORDER[s.state], s.pass_rate, s.label.lower()),
     )
     all_runs = [r for s in scenarios for r in s.runs]
@@ -380,9 +444,10 @@ def judge(
         gate_passed=gate_passed,
         total_runs=len(all_runs),
         passed_runs=passed,
-        failed_runs=len(all_runs) - passed,
+        failed_runs=len(all_runs) - passed - tally.unfinished,
         agent_failures=agent,
         infra_failures=infra,
+        unfinished_runs=tally.unfinished,
         counted_runs=counted,
         pass_rate=rate,
         pass_threshold=policy.pass_threshold,
@@ -402,7 +467,7 @@ def _overall_rule(passed: int, counted: int, rate: float, policy: Policy, infra:
         why = "no runs to judge" + (
             " (every run was an infrastructure failure, which is ignored)" if infra else ""
         )
-        return Rule(name=name, passed=False, detail=why)
+        return Rule(name=name, passed=False, detail=why, summary="no runs to judge")
     ignored = (
         f", {infra} infrastructure failures left out"
         if policy.infra_failures == "ignore" and infra
@@ -410,22 +475,34 @@ def _overall_rule(passed: int, counted: int, rate: float, policy: Policy, infra:
     )
     ok = reaches(passed, counted, policy.pass_threshold)
     detail = f"{passed} of {counted} runs passed ({rate:.2f}%{ignored}); {'met' if ok else 'below'} the {policy.pass_threshold:g}% threshold"
-    return Rule(name=name, passed=ok, detail=detail)
+    summary = f"{rate:.2f}% of runs passed (threshold {policy.pass_threshold:g}%)"
+    return Rule(name=name, passed=ok, detail=detail, summary=summary)
 
 
 def _scenario_rule(scenarios: list[ScenarioVerdict], threshold: float) -> Rule:
     name = f"every scenario ≥ {threshold:g}%"
-    below = [s for s in scenarios if s.meets_threshold is False]
-    if not scenarios:
-        return Rule(name=name, passed=False, detail="no scenarios to judge")
+    judged = [s for s in scenarios if s.meets_threshold is not None]
+    below = [s for s in judged if not s.meets_threshold]
+    if not judged:
+        return Rule(
+            name=name, passed=False, detail="no scenarios to judge", summary="no scenarios to judge"
+        )
     if not below:
         return Rule(
-            name=name, passed=True, detail=f"all {len(scenarios)} scenarios reached {threshold:g}%"
+            name=name,
+            passed=True,
+            detail=f"all {len(judged)} scenarios reached {threshold:g}%",
+            summary=f"every scenario reached {threshold:g}%",
         )
-    listed = ", ".join(f"{s.label} {s.passed}/{s.total}" for s in below[:5])
+    # Labels come from the API: clipped, so a huge name cannot crowd out the rest of a report.
+    listed = ", ".join(
+        f"{one_line(s.label, RULE_LABEL_LIMIT)} {s.passed}/{s.total}" for s in below[:5]
+    )
     more = f" and {len(below) - 5} more" if len(below) > 5 else ""
     return Rule(
         name=name,
         passed=False,
         detail=f"{len(below)} scenario(s) below the {threshold:g}% per-scenario threshold: {listed}{more}",
+        summary=f"{len(below)} of {len(judged)} scenarios below the {threshold:g}% per-scenario "
+        "threshold",
     )

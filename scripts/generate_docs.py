@@ -50,7 +50,7 @@ def action_yml() -> str:
         lines.append(f"    description: {_yaml_string(field.description or '')}")
         lines.append(f"    required: {str(field.is_required()).lower()}")
         if not field.is_required():
-            lines.append(f"    default: {_yaml_string(Settings.default_text(name))}")
+            lines.append(f"    default: {_yaml_string(Settings.action_default_text(name))}")
     lines += ["", "outputs:"]
     for name, description in OUTPUTS.items():
         lines.append(f"  {name}:")
@@ -72,7 +72,7 @@ def inputs_tables() -> str:
         parts += [f"#### {group}", "", "| Input | Default | Description |", "|---|---|---|"]
         for name in names:
             field = Settings.model_fields[name]
-            default = Settings.default_text(name)
+            default = Settings.action_default_text(name)
             shown = "**required**" if field.is_required() else f"`{default}`" if default else "–"
             parts.append(f"| `{name}` | {shown} | {_cell(field.description or '')} |")
         parts.append("")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,7 @@ def test_cli_when_env_and_flags_both_given_flags_win(
 ) -> None:
     seen = {}
 
-    def fake_gate(settings, github, clock):
+    def fake_gate(settings, github, clock, context=None):
         seen["settings"] = settings
 
         class Gate:
@@ -109,3 +110,30 @@ def test_guarded_when_a_bug_escapes_exits_3_and_says_to_report_it(workspace: Pat
         "Unexpected error in cekura-ci" in stream.getvalue()
         and "Please report it" in stream.getvalue()
     )
+
+
+def _summary_for_empty_key(workspace: Path, head: str) -> str:
+    payload = workspace / "event.json"
+    event = {"pull_request": {"number": 7, "head": {"repo": {"full_name": head}}}}
+    payload.write_text(json.dumps(event))
+    env = action_env(workspace, api_key="", agent_id="42", scenario_ids="101")
+    env.update(GITHUB_REPOSITORY="acme/agent", GITHUB_EVENT_PATH=str(payload))
+    assert cli.action_main(env) == 2
+    return (workspace / "step_summary.md").read_text()
+
+
+def test_error_summary_when_the_key_is_empty_on_a_fork_says_forks_get_no_secrets(
+    workspace: Path,
+) -> None:
+    """Each cause gets its own advice, said once: a fork's pull request gets no secrets."""
+    summary = _summary_for_empty_key(workspace, head="stranger/agent")
+    assert "comes from a fork" in summary and summary.count("no secrets") == 1
+    assert "Settings → Secrets" not in summary
+
+
+def test_error_summary_when_the_key_is_empty_on_the_repository_says_to_set_the_secret(
+    workspace: Path,
+) -> None:
+    summary = _summary_for_empty_key(workspace, head="acme/agent")
+    assert "Settings → Secrets and variables → Actions" in summary and "fork" not in summary
+    assert summary.count("empty") == 2  # the input's problem, then the cause: once each

@@ -48,8 +48,15 @@ def action_env(workspace: Path, **inputs: str) -> dict[str, str]:
     }
     for name, spec in ACTION["inputs"].items():
         value = inputs.get(name, str(spec.get("default", "")))
-        env["INPUT_" + name.upper().replace(" ", "_")] = value
+        env["INPUT_" + name.upper().replace(" ", "_")] = RUNNER_EXPRESSIONS.get(value, value)
     return env
+
+
+#: What the runner makes of the expression defaults in action.yml, outside a matrix.
+RUNNER_EXPRESSIONS = {
+    "${{ github.token }}": "ghs_job_token_for_tests",
+    "${{ toJSON(matrix) }}": "null",
+}
 
 
 def entrypoint(workspace: Path, **inputs: str) -> subprocess.Popen[str]:
@@ -350,6 +357,8 @@ def test_cli_when_help_is_asked_lists_every_input_with_its_default_and_variable(
     for name, spec in ACTION["inputs"].items():
         line = lines["--" + name.replace("_", "-")]
         default = str(spec.get("default", ""))
+        if "${{" in default:  # the runner's to fill in; the command line has no such default
+            default = ""
         assert (f"Default: {default}." in line) == bool(default), line
         assert f"Env: CEKURA_{name.upper()}." in line
 
@@ -362,8 +371,7 @@ def test_action_when_key_is_refused_the_summary_says_what_to_do(
     _, _, _, summary = run_action(
         **inputs_for(server, scenario_ids="101", api_key="ck_test_wrong_key_0000")
     )
-    assert (
-        "Cekura refused the API key" in summary
-        and "Pull requests from forks get no secrets" in summary
-    )
+    assert summary.count("Cekura refused the API key") == 1
+    assert "HTTP 401" in summary and "fork" not in summary and ".)." not in summary
+    assert summary.count("current key") == 1
     assert "[exit codes and inputs](https://" in summary

@@ -4,24 +4,22 @@ from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
-from pathlib import Path
 
-import pytest
-import xmlschema
-
+from cekura_ci import __version__
+from cekura_ci.errors import Outcome
 from cekura_ci.report.json_report import render_json
-from cekura_ci.report.junit import render_junit, seconds
 from cekura_ci.report.markdown import (
     SUMMARY_LIMIT_BYTES,
     render_console,
     render_error,
     render_summary,
 )
+from cekura_ci.report.templating import WORD_JOINER
 from cekura_ci.verdict import SCHEMA_VERSION, Policy, judge
+from tests import gfm
 from tests.factories import result, run, runs_for
+from tests.test_verdict import interrupted_result
 
-JUNIT_XSD = xmlschema.XMLSchema(Path(__file__).parent / "data" / "junit.xsd")
 HOSTILE = "Evil | <img src=x onerror=alert(1)> `code` **bold** [link](https://evil.example) @team #1\n## Heading\n::error::pwned"
 
 
@@ -96,7 +94,7 @@ def test_summary_when_result_is_huge_stays_under_the_limit_and_says_what_was_lef
             scenario=100 + i % 100,
             outcome="fail",
             name=f"Scenario {i % 100} " + "n" * 200,
-            error_message=long,
+            error_message=f"{i} {long}",
             transcript_object=[{"role": "Main Agent", "content": long}] * 6,
         )
         for i in range(1, 10_001)
@@ -105,7 +103,7 @@ def test_summary_when_result_is_huge_stays_under_the_limit_and_says_what_was_lef
     assert len(md.encode()) <= SUMMARY_LIMIT_BYTES
     assert "## ❌ Cekura gate failed" in md and "| 10000 | 0 | 10000 | 0 |" in md
     assert len(table_rows(md, "### Scenarios")) == 100
-    assert "…and 9900 more failing runs: see the result in Cekura." in md
+    assert "…and 9900 more kinds of failure: see the result in Cekura." in md
 
 
 def test_summary_when_small_leaves_nothing_out() -> None:
@@ -115,7 +113,9 @@ def test_summary_when_small_leaves_nothing_out() -> None:
 
 def test_summary_when_limit_is_tight_sheds_transcripts_before_rows() -> None:
     """Transcripts go first; the scenario table stays."""
-    v = judge(result(runs_for({101: "ffff", 102: "pppp"})), Policy())
+    talk = [{"role": "Main Agent", "content": "x" * 400}] * 6
+    runs = [run(i, 101, "fail", transcript_object=talk) for i in range(1, 5)]
+    v = judge(result(runs + runs_for({102: "pppp"}, start=5)), Policy())
     full = render_summary(v)
     smaller = render_summary(v, limit=len(full.encode()) - 1)
     assert "End of the call" in full and "End of the call" not in smaller
@@ -131,40 +131,6 @@ def test_console_when_rendered_lists_scenarios_plainly() -> None:
     text = render_console(judge(result(runs_for({101: "pf", 102: "pp"})), Policy()))
     assert text.startswith("FAILED: 75.00% of runs passed (threshold 100%)")
     assert "FLAKY 1/2  Scenario 101 [101]" in text and "PASS  2/2  Scenario 102 [102]" in text
-
-
-def test_junit_when_runs_fail_is_valid_with_failures_and_errors() -> None:
-    """One testcase per run; agent failures are <failure>, infrastructure failures <error>."""
-    xml = render_junit(judge(result(runs_for({101: "pfe"})), Policy()))
-    JUNIT_XSD.validate(xml)
-    suite = ET.fromstring(xml).find("testsuite")
-    assert (
-        suite is not None
-        and suite.get("tests") == "3"
-        and suite.get("failures") == "1"
-        and suite.get("errors") == "1"
-    )
-    names = [case.get("name") for case in suite.iter("testcase")]
-    assert names == ["Scenario 101 [101] #1", "Scenario 101 [101] #2", "Scenario 101 [101] #3"]
-    failure = suite.find("testcase/failure")
-    assert failure is not None and failure.get("message") == "failed metric: Booking confirmed"
-    assert "Did not confirm the booking" in (failure.text or "")
-
-
-def test_junit_when_text_has_illegal_characters_makes_them_visible() -> None:
-    """Control characters XML cannot hold are shown as \\xNN, and the file stays valid."""
-    xml = render_junit(
-        judge(result([run(1, outcome="error", error_message="bad\x00byte\x1b[31m")]), Policy())
-    )
-    JUNIT_XSD.validate(xml)
-    assert "bad\\x00byte\\x1b[31m" in xml
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"), [("01:30", 90), ("1:02:03", 3723), ("", 0), ("n/a", 0), (None, 0)]
-)
-def test_duration_when_mmss_is_read_as_seconds(text: str | None, expected: float) -> None:
-    assert seconds(text) == expected
 
 
 def test_json_report_when_rendered_is_the_versioned_verdict() -> None:
@@ -183,3 +149,178 @@ def test_summary_when_rows_must_go_drops_passing_rows_before_failing_ones() -> N
     rows = table_rows(md, "### Scenarios")
     assert [row[2].strip() for row in rows] == ["999"]
     assert "60 scenario rows" in md
+
+
+# --- as GitHub renders it (cmark-gfm with GitHub's extensions, then its mention pass) ----------
+
+URL = "https://ci.example.com/build-voice_agent/12?a=1&b=2"
+
+
+def failing_run_with(text: str, run_id: int = 1, **extra: object) -> dict:
+    return run(
+        run_id,
+        name=f"Scenario {text}",
+        outcome="fail",
+        error_message=f"Deploy failed: {text}",
+        evaluation={"metrics": [{"name": text, "type": "binary", "score": 0}]},
+        expected_outcome={"explanation": [f"❌ {text}"]},
+        **extra,
+    )
+
+
+def test_summary_when_api_text_has_urls_links_them_without_backslashes() -> None:
+    """cmark-gfm keeps backslash escapes inside autolinked URLs; ours are clean links instead."""
+    md = render_summary(judge(result([failing_run_with(f"see {URL}.")]), Policy()))
+    html = gfm.render(md)
+    found = gfm.links(html)
+    assert found and all(href == URL for href, _ in found)
+    assert all("\\" not in text and text == URL for _, text in found)
+    assert "%5C" not in html
+
+
+def test_summary_when_urls_carry_markup_it_stays_text_and_tables_stay_whole() -> None:
+    """A URL cannot end its link early, open another, inject HTML or split a table cell."""
+    hostile = "https://x.example/a|b)](javascript:alert(1))<script>alert(1)</script>"
+    md = render_summary(judge(result([failing_run_with(hostile)]), Policy()))
+    html = gfm.render(md)
+    assert "<script>" not in html
+    assert not [href for href, _ in gfm.links(html) if not href.startswith("https://x.example/")]
+    assert all(href.startswith("https://x.example/a%7Cb") for href, _ in gfm.links(html))
+    scenarios = gfm.tables(html)[1]
+    assert all(len(row) == 6 for row in scenarios)
+
+
+def test_summary_when_api_text_mentions_people_or_issues_github_links_nothing() -> None:
+    """`@octocat`, `#12`, `GH-7`, `org/repo#3` and e-mail addresses read as text, link nothing."""
+    text = "ask @octocat or @acme/voice-team about #12, GH-7, acme/agent#3 and ops@acme.example"
+    runs = [
+        failing_run_with(text, transcript_object=[{"role": "@octocat", "content": text}]),
+        run(2, 102, "error", error_message=text, name="Noisy #9 @ops"),
+    ]
+    md = render_summary(judge(result(runs, name=text), Policy()))
+    html = gfm.render(md)
+    assert gfm.later_links(html) == []
+    assert not [href for href, _ in gfm.links(html) if href.startswith("mailto:")]
+    readable = html.replace(WORD_JOINER, "")
+    assert "ask @octocat or @acme/voice-team about #12, GH-7" in readable
+
+
+def test_mention_check_when_text_is_not_protected_finds_the_links() -> None:
+    """The check above would catch a mention: plain and backslash-escaped forms both link."""
+    html = gfm.render("ask \\@octocat about \\#12 and GH-7")
+    assert gfm.later_links(html) == ["@octocat", "#12", "#7"]
+
+
+def test_summary_when_rendered_keeps_every_table_whole() -> None:
+    """Totals, rules and scenarios render as tables with every row the width of the header."""
+    v = judge(
+        result(runs_for({101: "ppf", 102: "pe", 103: "p"})),
+        Policy(pass_threshold=90, scenario_pass_threshold=50),
+    )
+    tables = gfm.tables(gfm.render(render_summary(v)))
+    assert [len(t[0]) for t in tables[:3]] == [6, 3, 6]
+    assert all(len(row) == len(t[0]) for t in tables for row in t)
+    assert tables[0][1] == ["6", "4", "1", "1", "66.67%", "90%"]
+
+
+def test_summary_when_interrupted_says_what_happened_what_finished_and_what_did_not() -> None:
+    """Timed out with 9 of 15 runs done: no 0% headline, unfinished runs listed once, apart."""
+    v = judge(
+        interrupted_result(),
+        Policy(pass_threshold=90),
+        interruption=(Outcome.TIMEOUT, "Result 77 was still running after 1h00m."),
+    ).model_copy(update={"notes": ["The result did not finish within the 3600s timeout."]})
+    md = render_summary(v)
+    assert md.startswith(
+        "## ⏱️ Cekura gate timed out: 9 of 15 runs had finished (7 passed, 2 failed)\n"
+    )
+    assert "when the result ended" not in md and "did not finish (still" not in md
+    html = gfm.render(md)
+    totals = gfm.tables(html)[0]
+    assert totals[0][4:6] == ["⏳ Not finished", "Pass rate (finished runs)"]
+    assert totals[1][:6] == ["15", "7", "2", "0", "6", "77.78%"]
+    why = md.split("### Why runs failed", 1)[1].split("### Not finished", 1)[0]
+    assert why.count("<details>") == 2 and "not finished" not in why
+    not_finished = gfm.tables(html)[-2]
+    assert [row[0] for row in not_finished[1:]] == ["Scenario 103", "Scenario 105", "Scenario 104"]
+    assert not_finished[2][2:] == ["1, 2, 3", "in_queue, running, scaling_up"]
+    assert gfm.alerts(md) == [
+        ("WARNING", "⏱️ **Timed out.** The result did not finish within the 3600s timeout.")
+    ]
+
+
+def test_summary_when_nothing_was_seen_says_so_without_a_rate() -> None:
+    v = judge(None, Policy(), result_id=5, interruption=(Outcome.ERROR, "Cekura kept failing."))
+    md = render_summary(v)
+    assert md.startswith("## ⚠️ Cekura gate errored: no runs had been seen\n")
+    assert gfm.tables(gfm.render(md))[0][1][5] == "–"
+
+
+def test_summary_when_the_scenario_rule_decides_the_headline_names_it() -> None:
+    v = judge(
+        result(runs_for({101: "ppp", 102: "ppp", 103: "ppf"})),
+        Policy(pass_threshold=80, scenario_pass_threshold=70),
+    )
+    md = render_summary(v)
+    assert md.startswith(
+        "## ❌ Cekura gate failed: 1 of 3 scenarios below the 70% per-scenario threshold\n"
+    )
+
+
+def test_summary_when_personalities_differ_titles_failures_with_the_full_label() -> None:
+    """Two personalities of one scenario: each "why it failed" title names its personality."""
+    runs = [
+        run(1, outcome="fail", personality_name="Calm"),
+        run(2, outcome="fail", personality_name="Angry"),
+    ]
+    md = render_summary(judge(result(runs), Policy()))
+    titles = re.findall(r"<summary>(.*?)</summary>", md)
+    assert len(titles) == 2 and len(set(titles)) == 2
+    assert (
+        "Scenario 101 &#40;Angry&#41;" in titles[0] and "Scenario 101 &#40;Calm&#41;" in titles[1]
+    )
+
+
+def test_summary_when_repetitions_fail_alike_groups_them_once() -> None:
+    """Three runs failing the same metric are one entry; a different failure is its own."""
+    runs = [*runs_for({101: "fff"}), run(4, 101, "error")]
+    md = render_summary(judge(result(runs), Policy()))
+    titles = re.findall(r"<summary>(.*?)</summary>", md)
+    assert len(titles) == 2
+    assert "3 runs (repetitions 1, 2, 3) — failed metric: Booking confirmed" in titles[0]
+    assert "repetition 4 · run 4 — SIP 503" in titles[1]
+    assert "Runs 1, 2, 3 · status completed" in md
+
+
+def test_summary_when_five_huge_names_decide_keeps_headline_totals_and_footer() -> None:
+    """Five 300 KB scenario names with a scenario threshold: whatever is shed, the headline,
+    the totals table and the footer stay (issue 11, item 16)."""
+    runs = [run(i, 100 + i, "fail", name=f"{i}" + "N" * 300_000) for i in range(1, 6)]
+    v = judge(result(runs), Policy(pass_threshold=0, scenario_pass_threshold=50))
+    md = render_summary(v)
+    assert len(md.encode()) <= SUMMARY_LIMIT_BYTES
+    assert md.startswith(
+        "## ❌ Cekura gate failed: 5 of 5 scenarios below the 50% per-scenario threshold\n"
+    )
+    assert gfm.tables(gfm.render(md))[0][1][:2] == ["5", "0"]
+    assert md.rstrip().endswith(f"cekura-ci {__version__}")
+    small = render_summary(v, limit=20_000)
+    assert "| 5 | 0 | 5 | 0 |" in small and small.rstrip().endswith(f"cekura-ci {__version__}")
+
+
+def test_alerts_when_read_outside_github_start_with_their_own_label() -> None:
+    """`> [!NOTE]` stays literal elsewhere; the body's own label keeps it readable there."""
+    talk = [{"role": "Main Agent", "content": "x" * 400}] * 6
+    v = judge(result([run(1, outcome="fail", transcript_object=talk)]), Policy())
+    md = render_summary(v, limit=len(render_summary(v).encode()) - 1)
+    [(kind, body)] = gfm.alerts(md)
+    assert kind == "NOTE" and body.startswith("✂️ **Shortened.** Left out to stay under")
+    assert "<strong>Shortened.</strong>" in gfm.render(md)
+
+
+def test_console_when_interrupted_lists_unfinished_scenarios_as_waiting() -> None:
+    v = judge(interrupted_result(), Policy(), interruption=(Outcome.CANCELLED, "cancelled"))
+    text = render_console(v)
+    assert text.startswith("CANCELLED: 9 of 15 runs had finished (7 passed, 2 failed)")
+    assert "WAIT  0/0 (+3 not finished)  Scenario 105 [105]" in text
+    assert "not finished 6" in text

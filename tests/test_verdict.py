@@ -211,3 +211,97 @@ def test_judge_when_run_has_no_scenario_names_it_as_cekura_does() -> None:
     """A run whose scenario was deleted has neither id nor name: "Scenario Deleted"."""
     v = judge(result([run(1, scenario=None, name="", scenario_name="")]), Policy())
     assert v.scenarios[0].scenario_name == "Scenario Deleted"
+
+
+# --- interrupted results: runs not finished are not failures -------------------------------------
+
+
+def interrupted_result():
+    """15 runs of 5 scenarios, the result still running: 7 passed, 2 failed, 6 not finished."""
+    runs = runs_for({101: "ppp", 102: "ppf", 103: "pf"}) + runs_for({104: "p"}, start=9)
+    still_going = [
+        (103, "running"),
+        (104, "running"),
+        (104, "pending"),
+        (105, "in_queue"),
+        (105, "running"),
+        (105, "scaling_up"),
+    ]
+    running = [
+        run(i, scenario, status=status, success=None, transcript_object=[])
+        for i, (scenario, status) in enumerate(still_going, start=10)
+    ]
+    return result(runs + running, status="running")
+
+
+def test_judge_when_interrupted_marks_runs_still_going_unfinished_not_failed() -> None:
+    """A result that had not ended: its running runs are unfinished, neither passed nor failed."""
+    v = judge(interrupted_result(), Policy(), interruption=(Outcome.TIMEOUT, "timed out"))
+    assert (v.total_runs, v.passed_runs, v.failed_runs, v.unfinished_runs) == (15, 7, 2, 6)
+    assert v.infra_failures == 0 and v.agent_failures == 2
+    assert len(v.failed_run_verdicts) == 2 and len(v.unfinished_run_verdicts) == 6
+    assert {r.reason for r in v.unfinished_run_verdicts} >= {"not finished (still running)"}
+
+
+def test_judge_when_interrupted_rates_only_the_finished_runs_and_still_fails() -> None:
+    """The rate is of the 9 runs that finished; an interrupted gate never passes, exit code kept."""
+    v = judge(interrupted_result(), Policy(pass_threshold=50), interruption=(Outcome.TIMEOUT, "x"))
+    assert v.counted_runs == 9 and round(v.pass_rate, 2) == 77.78
+    assert not v.gate_passed and v.outcome == Outcome.TIMEOUT
+    assert v.headline == "9 of 15 runs had finished (7 passed, 2 failed)"
+
+
+def test_scenario_when_no_run_had_finished_is_unfinished_and_judged_on_nothing() -> None:
+    """Scenario 105 had no finished run: state unfinished, no threshold verdict, listed after
+    failed and flaky ones."""
+    v = judge(
+        interrupted_result(),
+        Policy(scenario_pass_threshold=50),
+        interruption=(Outcome.CANCELLED, "cancelled"),
+    )
+    states = {s.scenario_id: (s.state, s.unfinished) for s in v.scenarios}
+    assert states == {
+        101: ("passed", 0),
+        102: ("flaky", 0),
+        103: ("flaky", 1),
+        104: ("passed", 2),
+        105: ("unfinished", 3),
+    }
+    assert [s.scenario_id for s in v.scenarios][-3:] == [105, 101, 104]
+    assert next(s for s in v.scenarios if s.scenario_id == 105).meets_threshold is None
+
+
+def test_judge_when_result_ended_with_runs_still_going_they_are_not_unfinished() -> None:
+    """The result is terminal: a run that never finished is an infrastructure failure."""
+    v = judge(result([run(1), run(2, status="running", success=None)]), Policy())
+    assert v.unfinished_runs == 0 and v.infra_failures == 1
+
+
+def test_headline_when_the_scenario_rule_decides_names_that_rule() -> None:
+    """The overall rate passed; the per-scenario rule failed: the headline speaks of scenarios."""
+    v = judge(
+        result(runs_for({101: "ppp", 102: "ppp", 103: "ppf"})),
+        Policy(pass_threshold=80, scenario_pass_threshold=70),
+    )
+    assert not v.gate_passed
+    assert v.headline == "1 of 3 scenarios below the 70% per-scenario threshold"
+
+
+def test_headline_when_both_rules_fail_names_both_and_when_passing_names_each() -> None:
+    failing = judge(
+        result(runs_for({101: "pff", 102: "ppp"})),
+        Policy(pass_threshold=90, scenario_pass_threshold=50),
+    )
+    assert failing.headline == (
+        "66.67% of runs passed (threshold 90%) and "
+        "1 of 2 scenarios below the 50% per-scenario threshold"
+    )
+    passing = judge(result(runs_for({101: "ppf"})), Policy(pass_threshold=60))
+    assert passing.headline == "66.67% of runs passed (threshold 60%)"
+
+
+def test_scenario_rule_when_names_are_huge_clips_them_in_its_detail() -> None:
+    """API names are clipped where the rule repeats them, so the rule stays small."""
+    runs = [run(i, 100 + i, "fail", name="N" * 300_000) for i in range(1, 6)]
+    v = judge(result(runs), Policy(pass_threshold=0, scenario_pass_threshold=50))
+    assert len(v.decided_by) < 1_000 and "N" * 119 + "…" in v.decided_by

@@ -14,23 +14,76 @@ from markupsafe import Markup
 
 from cekura_ci.text import clip, one_line
 
-# Backslash-escapable ASCII punctuation that means something to GitHub Markdown, plus @ and #,
-# which would mention people or link issues if the summary is posted as a comment.
+# Backslash-escapable ASCII punctuation that means something to GitHub Markdown.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~&@$=-])")
 _HTML_OR_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]<>()#+!|~&@$=\"'-]")
 
+#: U+2060 WORD JOINER: invisible and unbreakable. GitHub links `@name`, `#123` and `GH-123` in the
+#: rendered page's text (a backslash before them only reaches cmark-gfm, not that later pass, and an
+#: HTML entity decodes back to the same text), so a joiner after the sign is what keeps API text
+#: from mentioning people or linking issues. It also ends an e-mail autolink (`a@b.com`).
+WORD_JOINER = "\u2060"
+_MENTION = re.compile(r"([@#])(?=[0-9A-Za-z])|\b(gh-)(?=\d)", re.IGNORECASE)
+
+# A URL as GitHub's autolinker would see it; `…` is our clip mark, never part of a URL.
+_URL = re.compile(
+    r"(?<![\w@.])(?:(?:https?|ftp)://[^\s<>…/?#]+|www\.[^\s<>…/?#]+\.[^\s<>…/?#]+)[^\s<>…]*", re.I
+)
+_URL_TRAILING = "?!.,:;*_~'\""
+#: In a link destination between <>: what cmark-gfm would read as markup (`<`, `>`), keep as a
+#: backslash (`\\`) or decode as an entity (`&`), and what would split a table cell (`|`).
+_DESTINATION_UNSAFE = re.compile(r"[\s<>\\|`\"']")
+
+
+def _break_mentions(text: str) -> str:
+    return _MENTION.sub(lambda m: (m.group(1) or m.group(2)) + WORD_JOINER, text)
+
+
+def _escape(text: str) -> str:
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _break_mentions(text))
+
+
+def _trim_url(url: str) -> str:
+    """Drop trailing punctuation and unbalanced closing parentheses, as GitHub's autolinker does."""
+    while url and (
+        url[-1] in _URL_TRAILING or (url[-1] == ")" and url.count(")") > url.count("("))
+    ):
+        url = url[:-1]
+    return url
+
+
+def _link(url: str) -> str:
+    """An explicit link for a URL found in API text: the text shown as it came, escaped like any
+    text; the target percent-encoded where Markdown would read it. No backslash reaches the link
+    (cmark-gfm keeps backslash escapes inside autolinked URLs) and nothing in it is markup."""
+    href = "http://" + url if url.lower().startswith("www.") else url
+    href = _DESTINATION_UNSAFE.sub(lambda m: f"%{ord(m.group()):02X}", href).replace("&", "&amp;")
+    return f"[{_escape(url)}](<{href}>)"
+
 
 def markdown_text(value: object, limit: int | None = None) -> Markup:
-    """Inline Markdown-safe text: one line, every special character escaped."""
+    """Inline Markdown-safe text: one line, every special character escaped, URLs as clean links,
+    no mentions and no issue links."""
     text = one_line(value, limit)
-    return Markup(_MARKDOWN_SPECIAL.sub(r"\\\1", text))
+    parts, start = [], 0
+    for match in _URL.finditer(text):
+        url = _trim_url(match.group())
+        if not url:
+            continue
+        parts += [_escape(text[start : match.start()]), _link(url)]
+        start = match.start() + len(url)
+    parts.append(_escape(text[start:]))
+    return Markup("".join(parts))
 
 
 def html_text(value: object, limit: int | None = None) -> Markup:
     """For text inside HTML elements such as `<summary>`: HTML escaped, and Markdown's special
-    characters as character references, literal whether or not the renderer reads Markdown there."""
+    characters as character references, literal whether or not the renderer reads Markdown there.
+    No mentions or issue links either (GitHub links them in HTML text too)."""
     return Markup(
-        _HTML_OR_MARKDOWN_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", one_line(value, limit))
+        _HTML_OR_MARKDOWN_SPECIAL.sub(
+            lambda m: f"&#{ord(m.group())};", _break_mentions(one_line(value, limit))
+        )
     )
 
 
