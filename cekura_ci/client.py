@@ -21,7 +21,8 @@ from cekura_ci.errors import (
     ResultNotFound,
     TransientApiError,
 )
-from cekura_ci.models import Result, ResultPage, ShareLink
+from cekura_ci.jsonstream import loads_object
+from cekura_ci.models import Result, ResultPage, ShareLink, run_from_api
 from cekura_ci.text import clip
 
 log = logging.getLogger(__name__)
@@ -153,9 +154,11 @@ class CekuraClient:
 
     @staticmethod
     def _parse(response: requests.Response, model: type[ModelT]) -> ModelT:
+        """The body's bytes → the model. A result's runs are decoded and read one at a time, so a
+        30 MB result never exists as a whole tree of Python objects (see jsonstream)."""
         try:
-            return model.model_validate(response.json())
-        except (ValueError, ValidationError):
+            return model.model_validate(loads_object(response.content, "runs", run_from_api))
+        except (ValueError, RecursionError, ValidationError):
             kind = response.headers.get("Content-Type", "no content type").split(";")[0]
             raise TransientApiError(
                 f"{response.request.method} {_path(response)}: HTTP {response.status_code} with a "

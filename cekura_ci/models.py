@@ -1,52 +1,125 @@
-"""Pydantic models of what Cekura answers, tolerant of its quirks.
+"""Pydantic models of what Cekura answers: tolerant of its quirks, and only what the gate reads.
 
 The OpenAPI document types counts as strings, `runs` as an object keyed by run-id strings in the
 detail (an array elsewhere), and id lists as strings. We accept all of those shapes, keep unknown
 statuses as they are, and ignore fields we do not use, so a new Cekura field never breaks a gate.
+Numbers are read strictly: a count is a whole number or nothing ("inf", 1e400 and NaN are nothing,
+never a crash), a score a finite number or nothing. Text is made safe to encode (a lone surrogate
+from a JSON escape becomes U+FFFD), so nothing downstream can fail on writing it.
+
+A result can hold 10,000 runs, so a run keeps only what the verdict reads: one normalizing pass over
+the API's object (`Run._from_api`), then pydantic checks the plain values. Runs, metrics and turns
+are slotted dataclasses, a tenth of a model's memory each. A run's transcript is reduced at once to
+whether there was a conversation and, for a run that did not pass, its last turns.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+import sys
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.dataclasses import dataclass
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
+#: The turns kept from the end of a call that did not pass: what a reader needs to see why.
+TRANSCRIPT_TAIL_TURNS = 6
+
+_INTEGER = re.compile(r"[+-]?[0-9]{1,30}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INTERN_LIMIT = 200  # names, statuses and types repeat across runs; keep one copy of each
+_intern = sys.intern
+#: Statuses as Cekura writes them, which need no normalizing.
+_STATUSES = TERMINAL_STATUSES | {
+    "pending", "in_queue", "scaling_up", "in_progress", "running", "evaluating"
+}  # fmt: skip
 
 
-def _lenient_int(value: Any) -> int | None:
-    """12, "12", "12.0" → 12; anything else (None, "", "n/a") → None rather than a refusal."""
+# --- readers: any JSON value -> the value we keep ----------------------------------------------
+
+
+def _count(value: Any) -> int | None:
+    """12, "12", 12.0, "12.0" → 12; anything else ("n/a", 12.5, "inf", 1e400, NaN) → None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if _INTEGER.fullmatch(text):
+            return int(text)
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+    if isinstance(value, float) and value.is_integer():  # False for inf and NaN
+        return int(value)
+    return None
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from a number or its text; anything else → None."""
     if isinstance(value, bool) or value is None:
         return None
     try:
-        return int(float(str(value).strip()))
-    except ValueError:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
 
 
-def _lenient_bool(value: Any) -> bool | None:
+def _bool(value: Any) -> bool | None:
     if isinstance(value, bool) or value is None:
         return value
     text = str(value).strip().lower()
     return {"true": True, "1": True, "false": False, "0": False}.get(text)
 
 
-def _lenient_float(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
+def _safe(text: str) -> str:
+    """Text that encodes as UTF-8: lone surrogates (from `\\ud800`-style escapes) become U+FFFD."""
+    if text.isascii():
+        return text
     try:
-        return float(str(value).strip())
-    except ValueError:
-        return None
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
-def _lenient_text(value: Any) -> str | None:
+def _text(value: Any) -> str | None:
+    if type(value) is str:
+        return value if value.isascii() else _safe(value)
     if value is None:
         return None
     if isinstance(value, list):
-        return "\n".join(str(v) for v in value)
-    return str(value)
+        return _safe("\n".join(str(v) for v in value))
+    return _safe(value if isinstance(value, str) else str(value))
+
+
+def _label(value: Any) -> str | None:
+    """Short text that repeats across runs (names, types): one shared copy of each."""
+    text = _text(value)
+    return _intern(text) if text is not None and len(text) <= _INTERN_LIMIT else text
+
+
+def _lines(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(_safe(value).splitlines())
+    if isinstance(value, list):
+        return tuple(_safe(str(v)) for v in value)
+    return (_safe(str(value)),)
+
+
+def _status(value: Any) -> str:
+    """Lower-case, one line, short: a status is shown in progress lines and tables."""
+    if type(value) is str and value in _STATUSES:
+        return value
+    return _intern(_safe(" ".join(str(value or "").split()).lower()[:40]) or "unknown")
 
 
 def _id_list(value: Any) -> list[int] | None:
@@ -54,122 +127,160 @@ def _id_list(value: Any) -> list[int] | None:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return None
     if not isinstance(value, list):
         return None
-    return [n for n in (_lenient_int(v) for v in value) if n is not None]
+    return [n for n in (_count(v) for v in value) if n is not None]
 
 
-def _lines(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return value.splitlines()
-    if isinstance(value, list):
-        return [str(v) for v in value]
-    return [str(value)]
-
-
-def _objects(value: Any) -> list[Any]:
+def _objects(value: Any) -> list[dict[str, Any]]:
     """A list of JSON objects: anything that is not an object is left out, a non-list is empty."""
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _status(value: Any) -> str:
-    """Lower-case, one line, short: a status is shown in progress lines and tables."""
-    return " ".join(str(value or "").split()).lower()[:40] or "unknown"
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
-Count = Annotated[int | None, BeforeValidator(_lenient_int)]
-OptionalBool = Annotated[bool | None, BeforeValidator(_lenient_bool)]
-OptionalFloat = Annotated[float | None, BeforeValidator(_lenient_float)]
-Text = Annotated[str | None, BeforeValidator(_lenient_text)]
+Count = Annotated[int | None, BeforeValidator(_count)]
+Text = Annotated[str | None, BeforeValidator(_text)]
 IdList = Annotated[list[int] | None, BeforeValidator(_id_list)]
-Lines = Annotated[list[str], BeforeValidator(_lines)]
 Status = Annotated[str, BeforeValidator(_status)]
-ObjectList = BeforeValidator(_objects)
 
 
-class _Tolerant(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+# --- one run: slotted records -------------------------------------------------------------------
 
 
-class Metric(_Tolerant):
-    id: Count = None
-    name: Text = None
-    type: Text = None
-    score: OptionalFloat = None
-    value: Text = None
-    explanation: Lines = Field(default_factory=list)
+@dataclass(frozen=True, slots=True)
+class Metric:
+    id: int | None = None
+    name: str | None = None
+    type: str | None = None
+    score: float | None = None
+    value: str | None = None
+    explanation: tuple[str, ...] = ()
 
 
-class ExpectedOutcome(_Tolerant):
-    score: OptionalFloat = None
-    explanation: Lines = Field(default_factory=list)
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A turn of the call: `role` is "?" when Cekura names none, "" for a plain-text line."""
+
+    role: str
+    content: str
 
 
-class Evaluation(_Tolerant):
-    metrics: Annotated[list[Metric], ObjectList] = Field(default_factory=list)
-
-
-class TranscriptTurn(_Tolerant):
-    role: Text = None
-    content: Text = None
-    timestamp: OptionalFloat = None
-
-
-class Run(_Tolerant):
+@dataclass(frozen=True, slots=True)
+class Run:
     id: int
-    scenario: Count = None
-    scenario_name: Text = None
-    status: Status = "unknown"
-    success: OptionalBool = None
-    error_message: Text = None
-    duration: Text = None
-    personality: Count = None
-    personality_name: Text = None
-    test_profile_data: dict[str, Any] | None = None
-    expected_outcome: ExpectedOutcome | None = None
-    evaluation: Evaluation | None = None
-    transcript: Text = None
-    transcript_object: Annotated[list[TranscriptTurn], ObjectList] = Field(default_factory=list)
+    scenario: int | None = None
+    scenario_name: str | None = None
+    status: str = "unknown"
+    success: bool | None = None
+    error_message: str | None = None
+    duration: str | None = None
+    personality_name: str | None = None
+    test_profile_name: str | None = None
+    #: `expected_outcome.explanation`, one line each ("✅ …" met, "❌ …" not met).
+    expected_outcome_lines: tuple[str, ...] = ()
+    metrics: tuple[Metric, ...] = ()
+    has_conversation: bool = False
+    #: The last TRANSCRIPT_TAIL_TURNS turns; only for a run that did not pass.
+    transcript_tail: tuple[Turn, ...] = ()
 
-    @field_validator("expected_outcome", "evaluation", "test_profile_data", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _object_or_none(cls, value: Any) -> Any:
-        return value if isinstance(value, dict) else None
-
-    @property
-    def test_profile_name(self) -> str | None:
-        data = self.test_profile_data or {}
-        name = data.get("name")
-        return str(name) if name is not None else None
+    def _from_api(cls, data: Any) -> Any:
+        """The API's run object → plain values, in one pass; transcripts are reduced here."""
+        if not isinstance(data, dict):
+            return data
+        scenario, scenario_name = data.get("scenario"), data.get("scenario_name")
+        if isinstance(scenario, dict):  # {"id": …, "name": …}, as some answers give it
+            if not (isinstance(scenario_name, str) and scenario_name.strip()):
+                scenario_name = scenario.get("name")
+            scenario = scenario.get("id")
+        status, success = _status(data.get("status")), _bool(data.get("success"))
+        turns = _objects(data.get("transcript_object"))
+        transcript = _text(data.get("transcript")) or ""
+        profile = _object(data.get("test_profile_data")).get("name")
+        return {
+            "id": data.get("id"),
+            "scenario": _count(scenario),
+            "scenario_name": _label(scenario_name),
+            "status": status,
+            "success": success,
+            "error_message": _text(data.get("error_message")),
+            "duration": _label(data.get("duration")),
+            "personality_name": _label(data.get("personality_name")),
+            "test_profile_name": None if profile is None else _label(profile),
+            "expected_outcome_lines": _lines(
+                _object(data.get("expected_outcome")).get("explanation")
+            ),
+            "metrics": [
+                {
+                    "id": _count(metric.get("id")),
+                    "name": _label(metric.get("name")),
+                    "type": _label(metric.get("type")),
+                    "score": _number(metric.get("score")),
+                    "value": _text(metric.get("value")),
+                    "explanation": _lines(metric.get("explanation")),
+                }
+                for metric in _objects(_object(data.get("evaluation")).get("metrics"))
+            ],
+            "has_conversation": bool(transcript.strip() or turns),
+            "transcript_tail": ()
+            if status == "completed" and success is True
+            else _tail(turns, transcript),
+        }
 
     @property
     def passed(self) -> bool:
         """The one definition of a passing run: completed, and Cekura judged it a success."""
         return self.status == "completed" and self.success is True
 
-    @property
-    def has_conversation(self) -> bool:
-        return bool((self.transcript or "").strip() or self.transcript_object)
+
+def _tail(turns: list[dict[str, Any]], transcript: str) -> list[dict[str, str]]:
+    if turns:
+        return [
+            {"role": _label(t.get("role")) or "?", "content": _text(t.get("content")) or ""}
+            for t in turns[-TRANSCRIPT_TAIL_TURNS:]
+        ]
+    lines = [line for line in transcript.splitlines() if line.strip()]
+    return [{"role": "", "content": line} for line in lines[-TRANSCRIPT_TAIL_TURNS:]]
 
 
-def _runs(value: Any) -> list[Any]:
-    """`runs` as the detail gives it ({"12": {...}}) or as a list; ids filled from keys if missing."""
+_validate_run = Run.__pydantic_validator__.validate_python  # type: ignore[attr-defined]
+
+
+def run_from_api(key: str | None, data: Any) -> Run | None:
+    """One run of `runs` (keyed by its id in the detail, in a list elsewhere), or None when it has no
+    id to report it by. Decoding hands each run here as soon as it is read (see jsonstream)."""
+    if isinstance(data, Run):
+        return data
+    if not isinstance(data, dict):
+        return None
+    run_id = _count(data.get("id", key))
+    if not run_id:
+        return None
+    return _validate_run({**data, "id": run_id})
+
+
+def _runs(value: Any) -> list[Run]:
+    """`runs` as the detail gives it ({"12": {...}}) or as a list, or already read."""
     if isinstance(value, dict):
-        candidates = [{"id": key, **run} for key, run in value.items() if isinstance(run, dict)]
+        found = (run_from_api(key, run) for key, run in value.items())
     elif isinstance(value, list):
-        candidates = [run for run in value if isinstance(run, dict)]
+        found = (run_from_api(None, run) for run in value)
     else:
         return []
-    # A run we cannot identify cannot be reported on; leave it out rather than refuse the result.
-    return [
-        {**run, "id": _lenient_int(run.get("id"))}
-        for run in candidates
-        if _lenient_int(run.get("id"))
-    ]
+    return [run for run in found if run is not None]
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class Result(_Tolerant):
@@ -177,12 +288,9 @@ class Result(_Tolerant):
 
     id: int
     name: Text = None
-    agent: Count = None
     status: Status = "unknown"
     runs: Annotated[list[Run], BeforeValidator(_runs)] = Field(default_factory=list)
     total_runs_count: Count = None
-    success_runs_count: Count = None
-    failed_runs_count: Count = None
     not_connected_runs: IdList = None
     failed_infrastructure_runs: IdList = None
     total_duration: Text = None
@@ -205,7 +313,7 @@ class ResultPage(_Tolerant):
 
     count: Count = None
     next: Text = None
-    results: Annotated[list[Result], ObjectList] = Field(default_factory=list)
+    results: Annotated[list[Result], BeforeValidator(_objects)] = Field(default_factory=list)
 
 
 class ShareLink(_Tolerant):

@@ -149,3 +149,22 @@ def test_backoff_when_attempts_grow_is_bounded_and_jittered() -> None:
     assert all(0 < d <= 60 for d in delays) and delays[-1] >= 30
     assert len({round(d, 3) for d in delays}) == len(delays)
     assert backoff.delay(1, retry_after=45) == 45
+
+
+@responses.activate
+def test_wait_when_counts_are_infinite_or_not_numbers_keeps_polling(
+    clock: FakeClock, backoff: Backoff
+) -> None:
+    """Counts of "inf", 1e400 and NaN in a poll read as no count: the wait goes on, no crash."""
+    odd = (
+        '{"id": 77, "status": "running", "total_runs_count": 1e400, "success_runs_count": NaN,'
+        ' "runs": {"1": {"status": "running", "success": NaN, "scenario": "inf",'
+        ' "evaluation": {"metrics": [{"name": "M", "type": "binary", "score": -Infinity}]}},'
+        ' "2": {"id": 1e400}}}'
+    )
+    responses.get(URL, body=odd, content_type="application/json")
+    responses.get(URL, json={**status("running"), "total_runs_count": "inf"})
+    responses.get(URL, json=status("completed"))
+    lines: list[str] = []
+    assert waiter(clock, backoff, lines).wait(77).status == "completed"
+    assert lines[0].endswith("running · 0/1 runs done · 0 passed · 0 failed")
