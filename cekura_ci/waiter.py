@@ -1,13 +1,18 @@
-"""Poll a result until it reaches a terminal status, within a deadline, riding out faults."""
+"""Poll a result until it reaches a terminal status, within a deadline, riding out faults.
+
+How long to wait between polls is the schedule's call (schedule.py): a fixed interval, or `auto`.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Literal
 
 from cekura_ci.client import CekuraClient
 from cekura_ci.errors import WaitTimedOut
 from cekura_ci.models import Result
+from cekura_ci.schedule import schedule_for
 from cekura_ci.timing import Backoff, Clock, format_duration, ride_out
 
 log = logging.getLogger(__name__)
@@ -31,7 +36,7 @@ class Waiter:
         clock: Clock,
         backoff: Backoff,
         *,
-        poll_interval: float,
+        poll_interval: float | Literal["auto"],
         timeout: float,
         max_outage: float,
         on_progress: Callable[[str], None] = log.info,
@@ -39,7 +44,7 @@ class Waiter:
         self.client = client
         self.clock = clock
         self.backoff = backoff
-        self.poll_interval = poll_interval
+        self.schedule = schedule_for(poll_interval)
         self.timeout = timeout
         self.max_outage = max_outage
         self.on_progress = on_progress
@@ -66,4 +71,4 @@ class Waiter:
                 raise WaitTimedOut(
                     f"Result {result_id} was still {result.status} after {format_duration(self.timeout)}."
                 )
-            self.clock.sleep(min(self.poll_interval, remaining))
+            self.clock.sleep(min(self.schedule.after(result, self.clock.now()), remaining))
