@@ -9,19 +9,21 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cekura_ci.client import CekuraClient
 from cekura_ci.errors import ApiError, CekuraCIError, ExitCode, GaveUp, Outcome
 from cekura_ci.github import GitHub
-from cekura_ci.report.json_report import render_json
-from cekura_ci.report.junit import render_junit
-from cekura_ci.report.markdown import render_console, render_summary
 from cekura_ci.settings import Settings
 from cekura_ci.text import one_line
 from cekura_ci.timing import Backoff, Clock
 from cekura_ci.trigger import start_run
-from cekura_ci.verdict import Policy, Verdict, judge
 from cekura_ci.waiter import Waiter
+
+if TYPE_CHECKING:
+    from cekura_ci.verdict import Policy, Verdict
+
+# The verdict and the reports (and jinja2) are imported when needed, not before the first request.
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ class Gate:
         )
         stopped = self.wait(waiter, result_id)
         interruption = (stopped.outcome, str(stopped)) if stopped else None
+        from cekura_ci.verdict import judge
+
         verdict = judge(
             waiter.last_result, self.policy, result_id=result_id, interruption=interruption
         )
@@ -68,6 +72,8 @@ class Gate:
 
     @property
     def policy(self) -> Policy:
+        from cekura_ci.verdict import Policy
+
         return Policy(
             pass_threshold=self.settings.pass_threshold,
             scenario_pass_threshold=self.settings.scenario_pass_threshold,
@@ -149,6 +155,10 @@ def _scenario_ids(scenarios: list) -> str:
 
 def publish(verdict: Verdict, settings: Settings, github: GitHub) -> None:
     """Summary, files, outputs, annotations and log lines: every report comes from the verdict."""
+    from cekura_ci.report.json_report import render_json
+    from cekura_ci.report.junit import render_junit
+    from cekura_ci.report.markdown import render_console, render_summary
+
     summary = render_summary(verdict)
     github.append_summary(summary)
     outputs: dict[str, object] = {
