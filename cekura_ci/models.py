@@ -111,7 +111,7 @@ def _lines(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(_safe(value).splitlines())
     if isinstance(value, list):
-        return tuple(_safe(str(v)) for v in value)
+        return tuple([v if type(v) is str and v.isascii() else _safe(str(v)) for v in value])
     return (_safe(str(value)),)
 
 
@@ -194,43 +194,39 @@ class Run:
         """The API's run object → plain values, in one pass; transcripts are reduced here."""
         if not isinstance(data, dict):
             return data
-        scenario, scenario_name = data.get("scenario"), data.get("scenario_name")
+        get = data.get
+        scenario, scenario_name = get("scenario"), get("scenario_name")
         if isinstance(scenario, dict):  # {"id": …, "name": …}, as some answers give it
             if not (isinstance(scenario_name, str) and scenario_name.strip()):
                 scenario_name = scenario.get("name")
             scenario = scenario.get("id")
-        status, success = _status(data.get("status")), _bool(data.get("success"))
-        turns = _objects(data.get("transcript_object"))
-        transcript = _text(data.get("transcript")) or ""
-        profile = _object(data.get("test_profile_data")).get("name")
+        status, success = _status(get("status")), _bool(get("success"))
+        turns = get("transcript_object")
+        if not isinstance(turns, list) or not any(isinstance(t, dict) for t in turns):
+            turns = None
+        profile = get("test_profile_data")
+        evaluation, outcome = get("evaluation"), get("expected_outcome")
+        metrics = evaluation.get("metrics") if isinstance(evaluation, dict) else None
         return {
-            "id": data.get("id"),
+            "id": get("id"),
             "scenario": _count(scenario),
             "scenario_name": _label(scenario_name),
             "status": status,
             "success": success,
-            "error_message": _text(data.get("error_message")),
-            "duration": _label(data.get("duration")),
-            "personality_name": _label(data.get("personality_name")),
-            "test_profile_name": None if profile is None else _label(profile),
-            "expected_outcome_lines": _lines(
-                _object(data.get("expected_outcome")).get("explanation")
-            ),
-            "metrics": [
-                {
-                    "id": _count(metric.get("id")),
-                    "name": _label(metric.get("name")),
-                    "type": _label(metric.get("type")),
-                    "score": _number(metric.get("score")),
-                    "value": _text(metric.get("value")),
-                    "explanation": _lines(metric.get("explanation")),
-                }
-                for metric in _objects(_object(data.get("evaluation")).get("metrics"))
-            ],
-            "has_conversation": bool(transcript.strip() or turns),
+            "error_message": _text(get("error_message")),
+            "duration": _label(get("duration")),
+            "personality_name": _label(get("personality_name")),
+            "test_profile_name": _label(profile.get("name")) if isinstance(profile, dict) else None,
+            "expected_outcome_lines": _lines(outcome.get("explanation"))
+            if isinstance(outcome, dict)
+            else (),
+            "metrics": [_metric(m) for m in metrics if isinstance(m, dict)]
+            if isinstance(metrics, list)
+            else (),
+            "has_conversation": turns is not None or bool((_text(get("transcript")) or "").strip()),
             "transcript_tail": ()
             if status == "completed" and success is True
-            else _tail(turns, transcript),
+            else _tail(turns, _text(get("transcript")) or ""),
         }
 
     @property
@@ -239,11 +235,24 @@ class Run:
         return self.status == "completed" and self.success is True
 
 
-def _tail(turns: list[dict[str, Any]], transcript: str) -> list[dict[str, str]]:
-    if turns:
+def _metric(metric: dict[str, Any]) -> dict[str, Any]:
+    get = metric.get
+    return {
+        "id": _count(get("id")),
+        "name": _label(get("name")),
+        "type": _label(get("type")),
+        "score": _number(get("score")),
+        "value": _text(get("value")),
+        "explanation": _lines(get("explanation")),
+    }
+
+
+def _tail(turns: list[Any] | None, transcript: str) -> list[dict[str, str]]:
+    if turns is not None:
+        objects = [t for t in turns if isinstance(t, dict)]
         return [
             {"role": _label(t.get("role")) or "?", "content": _text(t.get("content")) or ""}
-            for t in turns[-TRANSCRIPT_TAIL_TURNS:]
+            for t in objects[-TRANSCRIPT_TAIL_TURNS:]
         ]
     lines = [line for line in transcript.splitlines() if line.strip()]
     return [{"role": "", "content": line} for line in lines[-TRANSCRIPT_TAIL_TURNS:]]
@@ -259,10 +268,13 @@ def run_from_api(key: str | None, data: Any) -> Run | None:
         return data
     if not isinstance(data, dict):
         return None
-    run_id = _count(data.get("id", key))
+    given = data.get("id", key)
+    run_id = given if type(given) is int else _count(given)
     if not run_id:
         return None
-    return _validate_run({**data, "id": run_id})
+    return _validate_run(
+        data if given is data.get("id") and given is run_id else {**data, "id": run_id}
+    )
 
 
 def _runs(value: Any) -> list[Run]:
@@ -288,6 +300,7 @@ class Result(_Tolerant):
 
     id: int
     name: Text = None
+    agent: Count = None
     status: Status = "unknown"
     runs: Annotated[list[Run], BeforeValidator(_runs)] = Field(default_factory=list)
     total_runs_count: Count = None
