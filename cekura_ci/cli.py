@@ -107,7 +107,12 @@ def guarded(
     for line in lines:
         github.annotate("error", line, title="Cekura gate")
     # Redacted before rendering: Markdown escaping would hide the key from a later redaction.
-    summary = render_error(redact(" ".join(lines), github.masked), hint=hint)
+    started = github.outputs.get("result_id", "")
+    summary = render_error(
+        redact(" ".join(lines), github.masked),
+        hint=hint,
+        result_id=int(started) if started.isdigit() else None,
+    )
     github.append_summary(summary)
     github.set_output("outcome", outcome.value)
     github.set_output("passed", "false")
