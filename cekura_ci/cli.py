@@ -32,7 +32,9 @@ ACTION_PREFIX = "INPUT_"
 
 def build_gate(settings: Settings, github: GitHub, cancel: CancelToken) -> Gate:
     session = make_session(settings.api_key)
-    client = CekuraClient(settings.api_url, session, timeout=settings.request_timeout)
+    client = CekuraClient(
+        settings.api_url, session, timeout=settings.request_timeout, cancel=cancel
+    )
     return Gate(settings, client, github, Clock(cancel), Backoff())
 
 
