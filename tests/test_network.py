@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import io
 import json
-import resource
 import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -35,7 +36,7 @@ from tests.hostile import (
     self_signed_certificate,
     status,
 )
-from tests.test_entrypoint import action_env, entrypoint
+from tests.test_entrypoint import ROOT, action_env, entrypoint
 
 NAME = "network test 5e1f"
 RESULT = RESULTS_PATH + "7/"
@@ -178,22 +179,39 @@ def test_request_when_plain_body_is_too_large_stops_at_the_limit(
     assert client_for(server, max_body=4 * 2**20).get_result(7).id == 7  # under it: read whole
 
 
+#: Runs entrypoint.py as the runner does, then reports the process's own peak memory on stderr.
+MEASURED = """
+import resource, runpy, sys
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+finally:
+    print(f"peak-rss-kib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
+"""
+
+
 def test_action_when_a_poll_answers_a_gzip_bomb_fails_clearly_within_memory(
     server: Hostile, workspace: Path
 ) -> None:
-    """300 KB of gzip inflating to 300 MiB: exit 3 naming the limit, the process stays small."""
+    """300 KB of gzip inflating to 300 MiB: exit 3 naming the limit; the step once took 703 MB."""
     server.on("GET", RESULT, gzip_bomb(300))
-    process = entrypoint(
-        workspace, api_key=API_KEY, agent_id="42", api_url=server.url, result_id="7"
+    env = action_env(workspace, api_key=API_KEY, agent_id="42", api_url=server.url, result_id="7")
+    process = subprocess.run(
+        [sys.executable, "-c", MEASURED, str(ROOT / "entrypoint.py")],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == ExitCode.INFRASTRUCTURE, stdout + stderr
-    assert "Traceback" not in stderr
+    assert process.returncode == ExitCode.INFRASTRUCTURE, process.stdout + process.stderr
+    assert "Traceback" not in process.stderr
     summary = summary_text(workspace)
-    assert "larger than the 256 MiB" in stdout and "answer could not be used" in summary
-    # ru_maxrss is the largest child so far; before the limit this one reached about 700 MiB.
-    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 480 * 1024
-    assert_key_not_written(workspace, stdout, stderr)
+    assert "larger than the 256 MiB" in process.stdout and "answer could not be used" in summary
+    peak = int(process.stderr.rsplit("peak-rss-kib=", 1)[1]) * 1024
+    assert peak < 256 * 2**20 + 200 * 2**20  # the limit, plus the interpreter and its imports
+    assert_key_not_written(workspace, process.stdout, process.stderr)
 
 
 # --- 8 and 10: the kind of failure decides what is said ---------------------------------------
