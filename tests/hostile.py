@@ -16,12 +16,10 @@ import contextlib
 import gzip
 import json
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -241,11 +239,6 @@ def gzip_bomb(mebibytes: int) -> Answer:
     return answer
 
 
-def deflated_size(answer_body: bytes) -> int:
-    """How big a gzip body is once decoded (for tests that check the bomb is what it claims)."""
-    return len(zlib.decompress(answer_body, wbits=31))
-
-
 def self_signed_certificate(directory: Path) -> tuple[Path, Path] | None:
     """A certificate for 127.0.0.1 signed by nobody, made with the openssl command line (the
     `cryptography` package is not a dependency); None when openssl is not installed."""
@@ -278,9 +271,3 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path] | None:
         capture_output=True,
     )
     return cert, key
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
