@@ -91,7 +91,9 @@ def make_session(api_key: SecretStr) -> requests.Session:
         status=0,
         other=0,
         redirect=0,
-        backoff_factor=0.5,
+        # A refused connection is retried at once, then after 0.2 s: only a blip is absorbed here.
+        # Longer outages are ridden out by `ride_out`, which logs each retry and can be cancelled.
+        backoff_factor=0.1,
         respect_retry_after_header=False,  # 429 and its Retry-After are handled, and logged, by ride_out
     )
     adapter = _WatchedAdapter(max_retries=retry)

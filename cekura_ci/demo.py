@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from cekura_ci.cli import run_gate
 from cekura_ci.emulator import World, demo_world, load_world, running
 from cekura_ci.errors import ExitCode
+from cekura_ci.timing import Clock
 
 FREQUENCY = 3
 
@@ -21,6 +22,7 @@ def run_demo(
     *,
     exit_code: bool = False,
     environ: Mapping[str, str],
+    clock: Clock | None = None,
 ) -> int:
     """Serve the world, run the gate on every scenario of its first agent, say what happened.
 
@@ -31,7 +33,8 @@ def run_demo(
     scenario_ids = [s.id for s in world.scenarios if s.agent == agent]
     # Only the debug switch is passed on: the demo never writes a real job's outputs or summary.
     demo_environ = {"CEKURA_DEBUG": environ.get("CEKURA_DEBUG", "")}
-    with running(world) as server:
+    # A test passes a fake clock, which the stand-in and the gate then share: no real waiting.
+    with running(world, **({"clock": clock.now} if clock else {})) as server:
         print(
             f"Local Cekura stand-in on {server.url}: {len(scenario_ids)} scenarios × "
             f"{FREQUENCY} repetitions.\n",
@@ -48,7 +51,7 @@ def run_demo(
             "summary_file": summary_file,
             "name": "cekura-ci demo",
         }
-        code = run_gate(raw, demo_environ)
+        code = run_gate(raw, demo_environ, clock)
     if code in (ExitCode.PASSED, ExitCode.GATE_FAILED):
         word = (
             "passed"

@@ -335,18 +335,17 @@ def test_emulator_help_when_asked_lists_the_stand_ins_own_flags(command: list[st
     assert all(flag in shown for flag in ("--host", "--port", "--world", "--api-key", "--speed"))
 
 
-def test_demo_command_when_run_finishes_and_writes_the_summary(tmp_path: Path) -> None:
-    """README command one: the real gate against the built-in world, no account, no network."""
-    process = subprocess.run(
-        [sys.executable, "-m", "cekura_ci", "demo"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert process.returncode == 0, process.stdout + process.stderr
-    assert "Demo done: the gate failed" in process.stdout and "retrying in" in process.stdout
+def test_demo_when_run_finishes_and_writes_the_summary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README command one: the real gate against the built-in world, no account, no network (on
+    a fake clock here; .ci/run runs the real command in real time)."""
+    from cekura_ci.demo import run_demo
+
+    monkeypatch.chdir(tmp_path)
+    assert run_demo(None, "cekura-demo-summary.md", environ={}, clock=FakeClock()) == 0
+    out = capsys.readouterr().out
+    assert "Demo done: the gate failed" in out and "retrying in" in out
     summary = (tmp_path / "cekura-demo-summary.md").read_text()
     assert summary.startswith("## ❌ Cekura gate failed") and "*(flaky)*" in summary
 

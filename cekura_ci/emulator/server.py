@@ -109,7 +109,7 @@ class EmulatorServer:
         return self.emulator.requests
 
     def serve_forever(self) -> None:
-        self._server.serve_forever(poll_interval=0.05)  # how soon stop() is noticed
+        self._server.serve_forever(poll_interval=0.01)  # how soon stop() is noticed
 
     def start(self) -> EmulatorServer:
         self._thread = threading.Thread(
