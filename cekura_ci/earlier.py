@@ -64,9 +64,9 @@ class Earlier:
     budget: float = TIME_BUDGET
     outage: float = OUTAGE_BUDGET
     max_pages: int = MAX_PAGES
-    _deadline: float | None = None
-    _listings: dict[tuple[str, int | None], Listing] = field(default_factory=dict)
-    _details: dict[int, Result] = field(default_factory=dict)
+    _deadline: float | None = field(default=None, init=False)
+    _listings: dict[tuple[str, int | None], Listing] = field(default_factory=dict, init=False)
+    _details: dict[int, Result] = field(default_factory=dict, init=False)
 
     def _call(self, what: str, call: Callable[[], T]) -> T:
         if self._deadline is None:
