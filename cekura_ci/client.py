@@ -191,6 +191,16 @@ class CekuraClient:
         )
         return self._parse(response, ShareLink)
 
+    def list_results(
+        self, *, search: str, agent_id: int | None, page: int = 1, page_size: int = 100
+    ) -> ResultPage:
+        """One page of the results list: names containing `search` (in any case), of one agent.
+        Cekura promises no order; callers sort."""
+        params: dict[str, Any] = {"search": search, "page": page, "page_size": page_size}
+        if agent_id is not None:
+            params["agent_id"] = agent_id
+        return self._parse(self._request("GET", RESULTS_PATH, params=params), ResultPage)
+
     # --- plumbing -------------------------------------------------------------------------
 
     def _request(

@@ -109,6 +109,7 @@ class Comparison(_Frozen):
     scenarios: list[ScenarioComparison]
     regression_max_p: float | None = None
     age_days: float | None = None
+    max_age_days: float | None = None
     stale: bool = False
 
     def having(self, classification: Classification) -> list[ScenarioComparison]:
@@ -121,6 +122,9 @@ class Comparison(_Frozen):
     @property
     def fixed(self) -> list[ScenarioComparison]:
         return self.having("fixed")
+
+    def count(self, classification: Classification) -> int:
+        return len(self.having(classification))
 
 
 def p_value_of_drop(passed_before: int, runs_before: int, passed_now: int, runs_now: int) -> float:
@@ -208,6 +212,7 @@ def compare(
         scenarios=rows,
         regression_max_p=regression_max_p,
         age_days=age,
+        max_age_days=max_age_days,
         stale=age is not None and max_age_days is not None and age > max_age_days,
     )
 

@@ -14,6 +14,20 @@ from cekura_ci.errors import ExitCode
 from cekura_ci.timing import Clock
 
 FREQUENCY = 3
+HISTORY = 5
+#: What a pull request of acme/dental-agent into main looks like to the gate: the built-in world
+#: holds earlier results on main under the names cekura-ci gives a push run there.
+PULL_REQUEST_CONTEXT = {
+    "GITHUB_REPOSITORY": "acme/dental-agent",
+    "GITHUB_EVENT_NAME": "pull_request",
+    "GITHUB_REF_NAME": "7/merge",
+    "GITHUB_HEAD_REF": "shorter-greeting",
+    "GITHUB_BASE_REF": "main",
+    "GITHUB_SHA": "c0ffee1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b",
+    "GITHUB_RUN_ID": "43",
+    "GITHUB_RUN_ATTEMPT": "1",
+    "GITHUB_JOB": "gate",
+}
 
 
 def run_demo(
@@ -24,7 +38,8 @@ def run_demo(
     environ: Mapping[str, str],
     clock: Clock | None = None,
 ) -> int:
-    """Serve the world, run the gate on every scenario of its first agent, say what happened.
+    """Serve the world, run the gate on every scenario of its first agent as a pull request into
+    main would (compared with main's newest result, with main's history), say what happened.
 
     Returns 0 once the gate has run, whatever its verdict (the gate's own code with `exit_code`);
     a gate that could not run returns its code."""
@@ -32,7 +47,8 @@ def run_demo(
     agent = world.agents[0].id
     scenario_ids = [s.id for s in world.scenarios if s.agent == agent]
     # Only the debug switch is passed on: the demo never writes a real job's outputs or summary.
-    demo_environ = {"CEKURA_DEBUG": environ.get("CEKURA_DEBUG", "")}
+    # The context is a pull request's; without GITHUB_ACTIONS nothing is a workflow command.
+    demo_environ = {**PULL_REQUEST_CONTEXT, "CEKURA_DEBUG": environ.get("CEKURA_DEBUG", "")}
     # A test passes a fake clock, which the stand-in and the gate then share: no real waiting.
     with running(world, **({"clock": clock.now} if clock else {})) as server:
         print(
@@ -49,7 +65,8 @@ def run_demo(
             "poll_interval": "1",
             "api_url": server.url,
             "summary_file": summary_file,
-            "name": "cekura-ci demo",
+            "baseline": "auto",
+            "history": str(HISTORY),
         }
         code = run_gate(raw, demo_environ, clock)
     if code in (ExitCode.PASSED, ExitCode.GATE_FAILED):

@@ -21,6 +21,12 @@ OUTPUTS: dict[str, str] = {
     "failed_scenarios": "JSON list of the ids of scenarios that failed (no run passed, or below "
     "scenario_pass_threshold).",
     "flaky_scenarios": "JSON list of the ids of scenarios with both passing and failing runs.",
+    "baseline_result_id": "Id of the result this one was compared with, when a baseline was "
+    "found (empty otherwise).",
+    "regressed_scenarios": "JSON list of the ids of scenarios that regressed against the "
+    "baseline (met their bar there, miss it now).",
+    "fixed_scenarios": "JSON list of the ids of scenarios that missed their bar on the baseline "
+    "and meet it now.",
     "summary_file": "Path of the Markdown summary file.",
     "junit_file": "Path of the JUnit XML report, when junit_file was given.",
     "report_file": "Path of the JSON report, when report_file was given.",

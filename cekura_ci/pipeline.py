@@ -26,6 +26,7 @@ from cekura_ci.trigger import start_run
 from cekura_ci.waiter import Waiter
 
 if TYPE_CHECKING:
+    from cekura_ci.models import Result
     from cekura_ci.verdict import Policy, Verdict
 
 # The verdict and the reports (and jinja2) are imported when needed, not before the first request.
@@ -69,6 +70,8 @@ class Gate:
             verdict = verdict.model_copy(
                 update={"notes": self.interruption_notes(result_id, stopped)}
             )
+        else:
+            verdict = self.compare(verdict, waiter.last_result)
         if self.settings.share_link and waiter.last_result is not None:
             verdict = verdict.model_copy(update={"result_url": self.share_link(result_id)})
         publish(verdict, self.settings, self.github, self.context)
@@ -150,6 +153,42 @@ class Gate:
             f"job with the `result_id` input set to {result_id} to wait for it without starting another run."
         )
         return [f"{first} The counts below are what was known then. {after}"]
+
+    def compare(self, verdict: Verdict, result: Result | None) -> Verdict:
+        """Against the baseline and the history (the `baseline` and `history` inputs): earlier
+        results found, judged with the same policy and compared; never a failed gate for want
+        of them. `gate_on` then says which rules decide."""
+        if not (self.settings.baseline or self.settings.history):
+            return verdict
+        from cekura_ci import baseline, gating, history
+        from cekura_ci.earlier import Earlier
+
+        agent_id = self.settings.agent_id or (result.agent if result else None)
+        earlier = Earlier(self.client, self.clock, self.backoff, agent_id=agent_id)
+        policy, own = self.policy, verdict.result_id
+        found = baseline.find(self.settings, self.context, earlier, policy=policy, exclude_id=own)
+        past, history_notes = history.load(
+            self.settings, self.context, earlier, verdict, policy=policy
+        )
+        comparison = None
+        if found.baseline is not None:
+            comparison = gating.compared(
+                verdict,
+                found.baseline,
+                regression_max_p=self.settings.regression_max_p,
+                as_of=dt.datetime.now(dt.timezone.utc),
+                max_age_days=self.settings.baseline_max_age_days,
+            )
+            if comparison.stale:
+                log.warning(
+                    "The baseline is %s (baseline_max_age_days is %s); it was used anyway.",
+                    gating.age_text(comparison.age_days),
+                    self.settings.baseline_max_age_days,
+                )
+        verdict = gating.decide(verdict, comparison, self.settings.gate_on)
+        return verdict.model_copy(
+            update={"baseline_notes": found.notes, "history": past, "history_notes": history_notes}
+        )
 
     def share_link(self, result_id: int) -> str | None:
         expire_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(
@@ -238,6 +277,7 @@ def publish(
         "infra_failed_runs": verdict.infra_failures,
         "failed_scenarios": _scenario_ids(verdict.failed_scenarios),
         "flaky_scenarios": _scenario_ids(verdict.flaky_scenarios),
+        **comparison_outputs(verdict),
         "result_url": verdict.result_url or "",
         "comment_url": comment(
             render_comment(verdict, context.run_url),
@@ -326,11 +366,52 @@ def publish_error(
     return produced
 
 
+def comparison_outputs(verdict: Verdict) -> dict[str, object]:
+    comparison = verdict.comparison
+    base = comparison.baseline.result_id if comparison else None
+    return {
+        "baseline_result_id": "" if base is None else base,
+        "regressed_scenarios": _scenario_ids(comparison.regressed if comparison else []),
+        "fixed_scenarios": _scenario_ids(comparison.fixed if comparison else []),
+    }
+
+
+def annotate_regressions(verdict: Verdict, github: GitHub) -> set[object]:
+    """Regressions first, as errors; returns the scenarios they named."""
+    from cekura_ci import gating
+
+    comparison = verdict.comparison
+    regressed = comparison.regressed if comparison else []
+    against = one_line((comparison.baseline.branch if comparison else None) or "the baseline", 60)
+    scenarios = {gating.key_of(s): s for s in verdict.scenarios}
+    for row in regressed[:MAX_ANNOTATIONS]:
+        reason = getattr(scenarios.get(gating.key_of(row)), "main_reason", None)
+        github.annotate(
+            "error",
+            row.evidence + (f" — {one_line(reason, 300)}" if reason else ""),
+            title=f"Scenario regressed against {against}: {one_line(row.label, 150)} "
+            f"[{row.scenario_id}]",
+        )
+    if len(regressed) > MAX_ANNOTATIONS:
+        github.annotate(
+            "error",
+            f"{len(regressed) - MAX_ANNOTATIONS} more scenarios regressed; see the job summary.",
+            title="More scenarios regressed",
+        )
+    return {gating.key_of(row) for row in regressed}
+
+
 def annotate(verdict: Verdict, github: GitHub) -> None:
-    for level, scenarios, word in (
-        ("error", verdict.failed_scenarios, "failed"),
-        ("warning", verdict.flaky_scenarios, "flaky"),
+    from cekura_ci import gating
+
+    named = annotate_regressions(verdict, github)
+    # When only regressions decide, a failure that is no regression does not block: a warning.
+    failed = ("error", "failed") if gating.thresholds_decide(verdict) else ("warning", "failing")
+    for level, word, scenarios in (
+        (*failed, verdict.failed_scenarios),
+        ("warning", "flaky", verdict.flaky_scenarios),
     ):
+        scenarios = [s for s in scenarios if gating.key_of(s) not in named]
         for scenario in scenarios[:MAX_ANNOTATIONS]:
             github.annotate(
                 level,

@@ -252,6 +252,32 @@ def parse_path(value: Any) -> str:
     return text
 
 
+def parse_baseline(value: Any) -> str:
+    """`auto`, a result id, or the path of a JSON report; empty means no comparison."""
+    text = str(value).strip()
+    if text.lower() == "auto":
+        return "auto"
+    if re.fullmatch(r"\+?\d+", text):
+        return str(_positive_int(text, "a baseline result id"))
+    return parse_path(text)
+
+
+def parse_branch(value: Any) -> str:
+    """A branch name as git allows it: one word; `refs/heads/` is dropped."""
+    text = str(value).strip().removeprefix("refs/heads/")
+    if any(ch.isspace() for ch in text) or not text.isprintable() or len(text) > 200:
+        raise ValueError("expected a branch name such as main (one word, at most 200 characters)")
+    return text
+
+
+def parse_probability(value: Any) -> float:
+    expected = "a p-value above 0 and at most 1, such as 0.05"
+    number = _number(value, expected)
+    if not 0 < number <= 1:
+        raise ValueError(f"expected {expected}")
+    return number
+
+
 MIN_API_KEY_LENGTH = 16
 
 
@@ -321,6 +347,7 @@ def _input(
 CONNECTION = "Connection"
 SELECTION = "What runs"
 JUDGING = "Judging"
+COMPARING = "Comparison with the base branch"
 WAITING = "Waiting"
 REPORTS = "Reports"
 
@@ -366,6 +393,45 @@ class Settings(BaseModel):
         group=JUDGING,
         description="`fail` counts runs that never connected or errored before the conversation "
         "against the pass rate; `ignore` leaves them out of it (they are still reported).",
+    )
+    baseline: Annotated[str, BeforeValidator(parse_baseline)] = _input(
+        "",
+        group=COMPARING,
+        description="What to compare this result with: empty compares with nothing; `auto` finds "
+        "the newest finished result of the same agent on the base branch (by the default result "
+        "names); a result id; or the path of a JSON report written earlier with `report_file`. "
+        "When none is found the gate says so and judges on the thresholds alone.",
+    )
+    baseline_branch: Annotated[str, BeforeValidator(parse_branch)] = _input(
+        "",
+        group=COMPARING,
+        description="Branch whose results `baseline: auto` and `history` look at. Default: the "
+        "branch a pull request merges into, else the repository's default branch.",
+    )
+    baseline_max_age_days: Annotated[int, BeforeValidator(bounded_int(1, 3650))] = _input(
+        14,
+        group=COMPARING,
+        description="A baseline older than this many days is still used, with a warning.",
+    )
+    regression_max_p: Annotated[float | None, BeforeValidator(parse_probability)] = _input(
+        None,
+        group=COMPARING,
+        description="When set (e.g. `0.05`), a scenario that dropped below its bar counts as "
+        "regressed only if the one-sided Fisher exact p-value of the drop is at most this; "
+        "otherwise it is shown as within noise.",
+    )
+    gate_on: Literal["auto", "threshold", "regressions", "both"] = _input(
+        "auto",
+        group=COMPARING,
+        description="What fails the gate: `threshold` (the pass thresholds), `regressions` (a "
+        "scenario that met its bar on the baseline and misses it now; the thresholds are still "
+        "shown), `both`; `auto` is `regressions` when a baseline was found, else `threshold`.",
+    )
+    history: Annotated[int, BeforeValidator(bounded_int(0, 30))] = _input(
+        0,
+        group=COMPARING,
+        description="Show each scenario's outcomes in the last N finished results of the agent on "
+        "the baseline branch, and a pass-rate trend chart (0–30; 0 shows none).",
     )
     name: Annotated[str, BeforeValidator(parse_name)] = _input(
         "",
@@ -520,7 +586,20 @@ class Settings(BaseModel):
         except ValidationError as exc:
             raise SettingsError([_problem(err, given) for err in exc.errors()]) from None
         settings.check_run_or_result()
+        settings.check_comparison()
         return settings
+
+    def check_comparison(self) -> None:
+        """Gating on regressions needs something to compare with."""
+        if self.gate_on in ("regressions", "both") and not self.baseline:
+            raise SettingsError(
+                [
+                    (
+                        "gate_on",
+                        f"{self.gate_on} needs a baseline: set baseline to auto, a result id or a report file",
+                    )
+                ]
+            )
 
     def check_run_or_result(self) -> None:
         """A run needs an agent and scenarios, unless it waits for an existing result."""

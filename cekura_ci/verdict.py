@@ -17,9 +17,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cekura_ci.comparison import Comparison
 from cekura_ci.errors import Outcome
 from cekura_ci.models import TERMINAL_STATUSES, Metric, Result, Run
 from cekura_ci.text import one_line
+from cekura_ci.trend import History
 
 SCHEMA_VERSION = 1
 
@@ -112,6 +114,8 @@ class Rule(_Frozen):
     detail: str
     #: The rule's outcome in a few words for a headline, e.g. "88.89% of runs passed (threshold 90%)".
     summary: str = ""
+    #: False for a rule that is shown but does not decide the gate (see the `gate_on` input).
+    decides: bool = True
 
 
 class Verdict(_Frozen):
@@ -139,6 +143,15 @@ class Verdict(_Frozen):
     duration: str | None = None
     result_url: str | None = None
     notes: list[str] = Field(default_factory=list)
+    #: When Cekura created the result (as it says), so that a later run can tell its age.
+    result_created_at: str | None = None
+    #: This result against its baseline (the `baseline` input); None when there was none.
+    comparison: Comparison | None = None
+    #: What became of looking for the baseline, when it needs saying (plain text, from the API too).
+    baseline_notes: list[str] = Field(default_factory=list)
+    #: Each scenario over the last results of the branch (the `history` input).
+    history: History | None = None
+    history_notes: list[str] = Field(default_factory=list)
 
     @property
     def failed_scenarios(self) -> list[ScenarioVerdict]:
@@ -176,8 +189,9 @@ class Verdict(_Frozen):
                 f"{self.finished_runs} of {self.total_runs} runs had finished "
                 f"({self.passed_runs} passed, {self.failed_runs} failed)"
             )
-        deciding = [rule for rule in self.rules if not rule.passed] or self.rules
-        return " and ".join(rule.summary for rule in deciding)
+        deciding = [rule for rule in self.rules if rule.decides]
+        failed = [rule for rule in deciding if not rule.passed]
+        return " and ".join(rule.summary for rule in failed or deciding)
 
 
 FAILED_KINDS = ("agent_failure", "infra_failure")
@@ -487,6 +501,7 @@ def _judge(
         scenarios=scenarios,
         metrics=_metrics(runs),
         duration=result.total_duration if result else None,
+        result_created_at=result.created_at if result else None,
     )
 
 

@@ -348,6 +348,12 @@ def test_demo_when_run_finishes_and_writes_the_summary(
     assert "Demo done: the gate failed" in out and "retrying in" in out
     summary = (tmp_path / "cekura-demo-summary.md").read_text()
     assert summary.startswith("## ❌ Cekura gate failed") and "*(flaky)*" in summary
+    # As a pull request into main: a regression against main, an old failure that no longer
+    # blocks, and main's history.
+    assert summary.startswith("## ❌ Cekura gate failed: 1 scenario regressed against main")
+    assert "| ❌ regressed | Cancel with less than 24h notice | 103 | 3/3 | 0/3 |" in summary
+    assert "| ⚠️ still failing | Caller asks for a price estimate | 104 |" in summary
+    assert "### History on main" in summary and "| 103 | ✅ ✅ ✅ | ❌ |" in summary
 
 
 def test_demo_when_asked_for_the_exit_code_returns_the_gates(

@@ -9,6 +9,7 @@ process is the point (the runner's way of starting it, signals, the command line
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -27,7 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text())
 
 
-def action_env(workspace: Path, **inputs: str) -> dict[str, str]:
+def action_env(
+    workspace: Path, context: dict[str, str] | None = None, **inputs: str
+) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(workspace),
@@ -45,6 +48,7 @@ def action_env(workspace: Path, **inputs: str) -> dict[str, str]:
         "GITHUB_JOB": "voice-gate",
         "GITHUB_EVENT_NAME": "pull_request",
         "RUNNER_TEMP": str(workspace),
+        **(context or {}),
     }
     for name, spec in ACTION["inputs"].items():
         value = inputs.get(name, str(spec.get("default", "")))
@@ -100,8 +104,9 @@ def run_entrypoint(workspace: Path, **inputs: str) -> tuple[int, str, dict[str, 
 def run_action(workspace: Path, clock: FakeClock, capsys: pytest.CaptureFixture[str]):
     """The action's entry point in-process, on the fake clock the stand-in also runs on."""
 
-    def run(**inputs: str) -> tuple[int, str, dict[str, str], str]:
-        code = cli.action_main(action_env(workspace, **inputs), clock=clock)
+    def run(context: dict[str, str] | None = None, **inputs: str):
+        """`context` replaces GITHUB_* variables of the default pull request's."""
+        code = cli.action_main(action_env(workspace, context, **inputs), clock=clock)
         return finished(workspace, code, capsys.readouterr().out)
 
     return run
@@ -375,3 +380,58 @@ def test_action_when_key_is_refused_the_summary_says_what_to_do(
     assert "HTTP 401" in summary and "fork" not in summary and ".)." not in summary
     assert summary.count("current key") == 1
     assert "[exit codes and inputs](https://" in summary
+
+
+# --- the recommended pattern: results on main, pull requests compared with them ------------
+
+
+def fresh_step(workspace: Path) -> None:
+    """The next job's step: empty output and summary files."""
+    (workspace / "github_output").write_text("")
+    (workspace / "step_summary.md").write_text("")
+
+
+def test_action_when_run_on_main_then_on_pull_requests_compares_each_with_main(
+    fast_world, serve_on_clock, run_action, workspace: Path
+) -> None:
+    """A push on main finds no baseline (the thresholds decide); a pull request then compares
+    with it: an old failure no longer blocks, a new one does, and main's history is shown."""
+    world = fast_world(
+        [scenario(101), scenario(102, "Refund"), scenario(103, "Late fee", outcome="fail")]
+    )
+    server = serve_on_clock(world)
+    inputs = inputs_for(
+        server, scenario_ids="101,102,103", frequency="3", baseline="auto", history="5"
+    )
+    event = workspace / "push.json"
+    event.write_text(json.dumps({"repository": {"default_branch": "main"}}))
+    push = {
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_REF_NAME": "main",
+        "GITHUB_HEAD_REF": "",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_SHA": "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b",
+    }
+    code, _, outputs, summary = run_action(push, **inputs)
+    assert code == 1 and outputs["baseline_result_id"] == ""  # 103 fails the thresholds
+    assert "No baseline: no finished result of agent 42 on main was found" in summary
+    on_main = outputs["result_id"]
+
+    pull_request = {"GITHUB_BASE_REF": "main"}
+    fresh_step(workspace)
+    code, stdout, outputs, summary = run_action(pull_request, **inputs)
+    assert code == 0, stdout  # 103 failed on main too: no regression
+    assert outputs["baseline_result_id"] == on_main and outputs["regressed_scenarios"] == "[]"
+    assert summary.startswith(
+        f"## ✅ Cekura gate passed: no scenario regressed against main (result {on_main}, 1a2b3c4"
+    )
+    assert "| ⚠️ still failing | Late fee | 103 | 0/3 | 0/3 | – |" in summary
+
+    server.emulator.world.scenario(102).outcome = ["fail"]  # the next change breaks 102
+    fresh_step(workspace)
+    code, stdout, outputs, summary = run_action(pull_request, **inputs)
+    assert code == 1 and outputs["outcome"] == "failed"
+    assert outputs["regressed_scenarios"] == "[102]" and outputs["baseline_result_id"] == on_main
+    assert "::error title=Scenario regressed against main%3A Refund [102]::" in stdout
+    assert "| ❌ regressed | Refund | 102 | 3/3 | 0/3 | 0.05 |" in summary
+    assert "### History on main" in summary and "| Refund | 102 | ✅ | ❌ |" in summary

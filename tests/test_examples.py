@@ -46,3 +46,16 @@ def test_gitlab_example_when_copied_needs_no_git_and_gates_merge_requests() -> N
     assert job["image"]["entrypoint"] == [""] and job["interruptible"] is True
     assert {"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'} in job["rules"]
     assert job["artifacts"]["reports"]["junit"] in job["artifacts"]["paths"]
+
+
+def test_main_and_pull_request_examples_when_copied_compare_pull_requests_with_main() -> None:
+    """The recommended pattern: results on main under the default names, pull requests with
+    `baseline: auto` against them."""
+    main = yaml.safe_load((EXAMPLES / "main.yml").read_text())
+    assert main[True]["push"]["branches"] == ["main"] and "schedule" in main[True]
+    [gate] = [s for s in main["jobs"]["cekura"]["steps"] if "cekura-ci/" in str(s.get("uses"))]
+    assert "name" not in gate["with"] and gate["with"]["baseline"] == "auto"
+    assert main["concurrency"]["cancel-in-progress"] is False  # a baseline is never cut short
+    pull = yaml.safe_load((EXAMPLES / "pull-request.yml").read_text())
+    [gate] = [s for s in pull["jobs"]["cekura"]["steps"] if "cekura-ci/" in str(s.get("uses"))]
+    assert gate["with"]["baseline"] == "auto" and "name" not in gate["with"]

@@ -274,3 +274,66 @@ def test_default_text_when_asked_is_what_the_runner_passes() -> None:
     assert Settings.default_text("timeout") == "3600"
     assert Settings.default_text("agent_id") == ""
     assert Settings.default_text("api_key") == ""
+
+
+# --- comparison with the base branch ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ""),
+        ("auto", "auto"),
+        (" AUTO ", "auto"),
+        ("812", "812"),
+        ("+0812", "812"),
+        ("artifacts/main.json", "artifacts/main.json"),
+        ("./812", "./812"),
+    ],
+)
+def test_baseline_when_given_is_auto_a_result_id_or_a_path(text: str, expected: str) -> None:
+    """A number is a result id; a file named like one is written `./812`."""
+    assert settings(baseline=text).baseline == expected
+
+
+def test_comparison_inputs_when_unset_take_their_defaults() -> None:
+    s = settings(baseline="", gate_on="", history="", baseline_max_age_days="")
+    assert (s.baseline, s.gate_on, s.history, s.baseline_max_age_days) == ("", "auto", 0, 14)
+    assert (s.regression_max_p, s.baseline_branch) == (None, "")
+
+
+@pytest.mark.parametrize(
+    ("raw", "name", "expected"),
+    [
+        ({"baseline": "0"}, "baseline", "positive whole number"),
+        ({"baseline": "a\nb"}, "baseline", "expected a file path"),
+        ({"history": "31"}, "history", "from 0 to 30"),
+        ({"history": "-1"}, "history", "from 0 to 30"),
+        ({"baseline_max_age_days": "0"}, "baseline_max_age_days", "from 1 to 3650"),
+        ({"regression_max_p": "0"}, "regression_max_p", "above 0 and at most 1"),
+        ({"regression_max_p": "5%"}, "regression_max_p", "above 0 and at most 1"),
+        ({"gate_on": "regression"}, "gate_on", "expected one of"),
+        ({"baseline_branch": "my branch"}, "baseline_branch", "one word"),
+    ],
+)
+def test_comparison_inputs_when_wrong_are_refused_naming_the_input(raw, name, expected) -> None:
+    [(refused, why)] = problems(**raw)
+    assert refused == name and expected in why
+
+
+@pytest.mark.parametrize("gate_on", ["regressions", "both"])
+def test_gate_on_regressions_without_a_baseline_is_refused_before_anything_is_sent(
+    gate_on: str,
+) -> None:
+    """It could never compare: said before a run is paid for."""
+    [(name, why)] = problems(gate_on=gate_on)
+    assert name == "gate_on" and "needs a baseline" in why
+    assert settings(gate_on=gate_on, baseline="auto").gate_on == gate_on
+
+
+def test_baseline_branch_when_given_as_a_ref_keeps_the_branch() -> None:
+    assert settings(baseline_branch="refs/heads/release/1.2").baseline_branch == "release/1.2"
+
+
+def test_regression_max_p_when_given_is_a_probability() -> None:
+    assert settings(regression_max_p="0.05").regression_max_p == 0.05

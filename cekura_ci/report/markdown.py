@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cekura_ci import __version__
+from cekura_ci.report.compared import comparison_view, history_view
 from cekura_ci.report.templating import render
 from cekura_ci.verdict import FAILED_KINDS, RunVerdict, ScenarioVerdict, Verdict
 
@@ -124,6 +125,10 @@ def _render(verdict: Verdict, detail: Detail) -> str:
         show_transcripts=detail.transcripts,
         metrics=verdict.metrics[:200] if detail.metrics else [],
         omitted=omitted,
+        compared=comparison_view(
+            verdict, groups, rows=detail.rows, details=detail.failure_groups > 0, heading="###"
+        ),
+        history_view=history_view(verdict, rows=detail.rows),
     )
 
 
@@ -160,6 +165,7 @@ def render_comment(verdict: Verdict, run_url: str | None, limit: int = COMMENT_L
             scenarios=not_passed[:rows],
             hidden_rows=len(not_passed) - min(rows, len(not_passed)),
             run_url=run_url,
+            compared=comparison_view(verdict, [], rows=rows, details=False, heading="####"),
         )
         if len(text) <= limit:
             return text
