@@ -14,6 +14,7 @@ from cekura_ci.context import RunContext
 from cekura_ci.earlier import TIME_BUDGET
 from cekura_ci.errors import ExitCode
 from tests.helpers import read_outputs, scenario
+from tests.test_report import assert_matches_the_published_schema
 
 PR = RunContext(
     repository="acme/app",
@@ -191,12 +192,20 @@ def test_gate_when_the_result_times_out_looks_for_no_baseline(gate_with, workspa
 
 
 def test_report_file_when_compared_holds_the_comparison_block(gate_with, workspace: Path) -> None:
-    gate, _, _ = gate_with(baseline="auto", regression_max_p="0.1", report_file="r.json")
+    gate, _, _ = gate_with(
+        past=main_history(3),
+        baseline="auto",
+        regression_max_p="0.1",
+        history=3,
+        report_file="r.json",
+    )
     gate.run()
     report = json.loads((workspace / "r.json").read_text())
     assert report["schema_version"] == 1
+    assert_matches_the_published_schema(report)
+    assert report["history"]["points"]
     block = report["comparison"]
-    assert block["baseline"]["result_id"] == 21 and block["baseline"]["branch"] == "main"
+    assert block["baseline"]["result_id"] == 32 and block["baseline"]["branch"] == "main"
     assert block["regression_max_p"] == 0.1 and block["stale"] is False
     regressed = [s for s in block["scenarios"] if s["classification"] == "regressed"]
     assert [(s["scenario_id"], s["baseline"]["passed"], s["now"]["passed"]) for s in regressed] == [

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
 
 from cekura_ci import __version__
 from cekura_ci.errors import Outcome
@@ -131,6 +135,41 @@ def test_console_when_rendered_lists_scenarios_plainly() -> None:
     text = render_console(judge(result(runs_for({101: "pf", 102: "pp"})), Policy()))
     assert text.startswith("FAILED: 75.00% of runs passed (threshold 100%)")
     assert "FLAKY 1/2  Scenario 101 [101]" in text and "PASS  2/2  Scenario 102 [102]" in text
+
+
+SCHEMA = json.loads((Path(__file__).parent.parent / "docs" / "report.schema.json").read_text())
+
+
+def assert_matches_the_published_schema(report: dict) -> None:
+    """docs/report.schema.json, which the README publishes, holds every report we write."""
+    Draft202012Validator(SCHEMA).validate(report)
+
+
+@pytest.mark.parametrize(
+    "verdict",
+    [
+        judge(result(runs_for({101: "ppp", 102: "pfe"})), Policy(scenario_pass_threshold=50)),
+        judge(interrupted_result(), Policy(), interruption=(Outcome.TIMEOUT, "timed out")),
+        judge(None, Policy(), result_id=5, interruption=(Outcome.ERROR, "down")),
+    ],
+    ids=["judged", "interrupted", "nothing-seen"],
+)
+def test_json_report_when_written_matches_the_published_schema(verdict) -> None:
+    assert_matches_the_published_schema(json.loads(render_json(verdict)))
+
+
+def test_json_report_fields_when_listed_in_the_readme_are_all_in_the_schema() -> None:
+    """Every field the README names for the JSON report is a property of the published schema."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("The JSON report (`report_file`)", 1)[1].split("\n### ", 1)[0]
+    named = set(re.findall(r"`([a-z_0-9]+)`", section))
+    properties = set(SCHEMA["properties"])
+    for definition in SCHEMA["$defs"].values():
+        properties |= set(definition.get("properties", {}))
+    values = {"auto", "result", "file", "passed", "failed", "flaky", "unfinished", "agent_failure",
+              "infra_failure", "regressed", "fixed", "still_failing", "within_noise", "new",
+              "not_run", "still_passing", "report_file", "baseline"}  # fmt: skip
+    assert named - values <= properties, sorted(named - values - properties)
 
 
 def test_json_report_when_rendered_is_the_versioned_verdict() -> None:
