@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cekura_ci.text import scenario_label
+
 Classification = Literal[
     "regressed", "fixed", "still_failing", "within_noise", "new", "not_run", "still_passing"
 ]
@@ -58,8 +60,7 @@ class ScenarioTally(_Frozen):
 
     @property
     def label(self) -> str:
-        extras = [x for x in (self.personality_name, self.test_profile_name) if x]
-        return self.scenario_name + (f" ({', '.join(extras)})" if extras else "")
+        return scenario_label(self.scenario_name, self.personality_name, self.test_profile_name)
 
     @property
     def shown(self) -> str:
@@ -92,8 +93,7 @@ class ScenarioComparison(_Frozen):
 
     @property
     def label(self) -> str:
-        extras = [x for x in (self.personality_name, self.test_profile_name) if x]
-        return self.scenario_name + (f" ({', '.join(extras)})" if extras else "")
+        return scenario_label(self.scenario_name, self.personality_name, self.test_profile_name)
 
     @property
     def evidence(self) -> str:

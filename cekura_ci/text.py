@@ -46,3 +46,9 @@ def redact_data(data: object, secrets: list[str]) -> object:
     if isinstance(data, dict):
         return {key: redact_data(value, secrets) for key, value in data.items()}
     return data
+
+
+def scenario_label(name: str, personality: str | None, test_profile: str | None) -> str:
+    """How a scenario is named wherever it is shown: `Book a cleaning (Calm, Gold member)`."""
+    extras = [x for x in (personality, test_profile) if x]
+    return name + (f" ({', '.join(extras)})" if extras else "")

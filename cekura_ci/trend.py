@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cekura_ci.text import scenario_label
+
 #: passed: every run that held a conversation passed; failed: none did (or below the scenario
 #: threshold); flaky: some did; not_run: absent from that result, or no run held a conversation.
 StripState = Literal["passed", "flaky", "failed", "not_run"]
@@ -35,8 +37,7 @@ class _Labelled(_Frozen):
 
     @property
     def label(self) -> str:
-        extras = [x for x in (self.personality_name, self.test_profile_name) if x]
-        return self.scenario_name + (f" ({', '.join(extras)})" if extras else "")
+        return scenario_label(self.scenario_name, self.personality_name, self.test_profile_name)
 
 
 class ScenarioOutcome(_Labelled):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cekura_ci.comparison import Comparison
 from cekura_ci.errors import Outcome
 from cekura_ci.models import TERMINAL_STATUSES, Metric, Result, Run
-from cekura_ci.text import one_line
+from cekura_ci.text import one_line, scenario_label
 from cekura_ci.trend import History
 
 SCHEMA_VERSION = 1
@@ -96,8 +96,7 @@ class ScenarioVerdict(_Frozen):
 
     @property
     def label(self) -> str:
-        extras = [x for x in (self.personality_name, self.test_profile_name) if x]
-        return self.scenario_name + (f" ({', '.join(extras)})" if extras else "")
+        return scenario_label(self.scenario_name, self.personality_name, self.test_profile_name)
 
 
 class MetricSummary(_Frozen):
