@@ -137,6 +137,8 @@ class Verdict(_Frozen):
     duration: str | None = None
     result_url: str | None = None
     notes: list[str] = Field(default_factory=list)
+    #: Calls the step's run request placed (None when it waited for an existing result).
+    calls_placed: int | None = None
 
     @property
     def failed_scenarios(self) -> list[ScenarioVerdict]:
