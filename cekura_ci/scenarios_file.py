@@ -153,12 +153,6 @@ def _entry(
         problems.append(f"{where}: expected a mapping such as {{scenario: 101}}, got {_kind(item)}")
         return None
     before = len(problems)
-    for key in item:
-        if key not in ENTRY_KEYS:
-            problems.append(
-                f"{where}: unknown field {key!r} (an entry has 'scenario' and, optionally, "
-                "'publish_data_message')"
-            )
     scenario = item.get("scenario")
     if "scenario" not in item:
         problems.append(f"{where}: field 'scenario' is missing (the scenario's id)")
@@ -169,6 +163,12 @@ def _entry(
         )
     else:
         where = f"{where} (scenario {scenario})"
+    for key in item:
+        if key not in ENTRY_KEYS:
+            problems.append(
+                f"{where}: unknown field {key!r} (an entry has 'scenario' and, optionally, "
+                "'publish_data_message')"
+            )
     message = item.get("publish_data_message")
     if "publish_data_message" in item:
         if not isinstance(message, dict):

@@ -219,11 +219,11 @@ def not_passed(result: Result) -> dict[int, str]:
     # Whether a scenario passed does not depend on thresholds: they only tell failed from flaky.
     verdict = judge(result, Policy())
     failing = {s.scenario_id for s in verdict.scenarios if s.state != "passed"}
-    lost = sum(1 for s in verdict.scenarios if s.state != "passed" and s.scenario_id is None)
+    lost = None in failing
+    failing.discard(None)
     if lost:
         log.warning(
-            "%d scenario(s) that did not pass in result %s no longer exist and cannot be re-run.",
-            lost,
+            "Runs of result %s whose scenario no longer exists did not pass; they cannot be re-run.",
             result.id,
         )
     found: dict[int, str] = {}
