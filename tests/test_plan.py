@@ -46,6 +46,7 @@ def test_count_calls_when_overrides_are_given_multiplies_them(
 def test_max_runs_when_compared_refuses_only_above_and_0_never(
     max_runs: int, refused: bool
 ) -> None:
+    """At the limit runs; one above is refused; 0 never refuses."""
     calls = Calls(scenarios=2, frequency=2, personalities=3)
     if refused:
         with pytest.raises(TooManyCalls, match="= 12 calls, above max_runs 11"):
@@ -180,12 +181,14 @@ def test_plan_summary_when_api_text_is_hostile_escapes_it() -> None:
 
 
 def test_plan_summary_when_the_body_is_huge_shows_its_start_and_says_the_log_has_it() -> None:
+    """The summary stays bounded; the log keeps the whole body."""
     summary = render_plan(view(body="x" * (MAX_BODY_CHARS + 10)))
     assert "x" * MAX_BODY_CHARS in summary and "x" * (MAX_BODY_CHARS + 1) not in summary
     assert "the log holds the whole body" in summary
 
 
 def test_plan_summary_when_nothing_is_to_run_says_why_and_no_plan() -> None:
+    """Nothing to re-run: the reason, no plan table and no body."""
     summary = render_plan(view(nothing_to_run="Every scenario passed in result 7.", rows=[]))
     assert summary.startswith("## ✅ Cekura: nothing to re-run")
     assert "Every scenario passed in result 7." in summary and "Request body" not in summary

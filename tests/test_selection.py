@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from cekura_ci.scenarios_file import MAX_VALUES, read_scenarios_file
 from cekura_ci.selection import not_passed
@@ -48,11 +49,13 @@ def test_scenario_tags_when_given_as_text_are_split_on_commas_and_newlines_once_
     ],
 )
 def test_scenario_folder_when_malformed_is_refused(folder: str, why: str) -> None:
+    """A folder path has dot-separated, non-empty parts on one line."""
     [(name, message)] = refusal(scenario_folder=folder)
     assert name == "scenario_folder" and why in message
 
 
 def test_tag_match_when_not_any_all_or_none_is_refused() -> None:
+    """Only any, all or none; Cekura's own words (or, and, not) are not inputs."""
     [(name, message)] = refusal(scenario_tags="smoke", tag_match="or")
     assert name == "tag_match" and "'any', 'all' or 'none'" in message
 
@@ -68,6 +71,7 @@ def test_tag_match_when_not_any_all_or_none_is_refused() -> None:
     ],
 )
 def test_settings_when_any_one_selector_is_given_accept_the_run(selector: dict[str, str]) -> None:
+    """Any one selector is enough to start a run."""
     assert settings(**selector).agent_id == 42
 
 
@@ -78,6 +82,7 @@ def test_settings_when_dry_run_and_result_id_are_both_given_are_refused() -> Non
 
 
 def test_max_runs_when_negative_is_refused_and_0_means_no_limit() -> None:
+    """max_runs is a whole number from 0 (no limit); 500 unless given."""
     [(name, message)] = refusal(scenario_ids="1", max_runs="-1")
     assert name == "max_runs" and "at least 0" in message
     assert settings(scenario_ids="1", max_runs="0").max_runs == 0
@@ -172,11 +177,13 @@ def test_scenarios_file_when_yaml_has_1_1_booleans_and_dates_keeps_them_as_text(
 def test_scenarios_file_when_yaml_is_malformed_names_the_problem(
     tmp_path: Path, content: str, problem: str
 ) -> None:
+    """Each problem is named with the file, the entry and the field (or the line)."""
     [message] = problems_of(tmp_path / "s.yml", content)
     assert problem in message and message.startswith(str(tmp_path / "s.yml"))
 
 
 def test_scenarios_file_when_nested_too_deep_is_refused_without_recursing(tmp_path: Path) -> None:
+    """A message nested 41 levels deep is refused, as livekit_data is past 32."""
     message = {"a": 1}
     for _ in range(40):
         message = {"a": message}
@@ -214,10 +221,12 @@ def test_scenarios_file_when_anchors_expand_to_millions_of_values_is_refused(
 def test_scenarios_file_when_json_is_unreadable_names_the_problem(
     tmp_path: Path, name: str, content: bytes, problem: str
 ) -> None:
+    """Not UTF-8, too large, NaN or an unknown top-level key: each refused by name."""
     assert any(problem in message for message in problems_of(tmp_path / name, content))
 
 
 def test_scenarios_file_when_a_directory_is_refused(tmp_path: Path) -> None:
+    """A folder where the file should be is said so, not a traceback."""
     (tmp_path / "s.yml").mkdir()
     with pytest.raises(SettingsError, match="it is a directory"):
         read_scenarios_file(str(tmp_path / "s.yml"))
@@ -226,6 +235,7 @@ def test_scenarios_file_when_a_directory_is_refused(tmp_path: Path) -> None:
 def test_scenarios_file_when_many_entries_are_wrong_lists_twenty_and_counts_the_rest(
     tmp_path: Path,
 ) -> None:
+    """A file wrong everywhere gives a bounded message."""
     problems = problems_of(tmp_path / "s.yml", "- scenario: x\n" * 25)
     assert len(problems) == 21 and problems[-1] == "and 5 more problems"
 
@@ -246,6 +256,7 @@ def test_not_passed_when_runs_failed_or_never_finished_lists_those_scenarios_in_
 def test_not_passed_when_a_failing_scenario_was_deleted_warns_and_leaves_it_out(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """A run whose scenario is gone cannot be re-run: warned about, not sent as null."""
     runs = runs_for({101: "f"})
     runs[0]["scenario"] = None
     assert not_passed(result(runs)) == {}
@@ -279,8 +290,20 @@ def world_with_results(fast_world, serve_on_clock):
 def test_action_when_the_rerun_result_cannot_be_rerun_here_exits_2(
     world_with_results, run_action, result_id: str, problem: str
 ) -> None:
+    """A result still running, or of another agent, is refused before anything is sent."""
     server = world_with_results()
     code, stdout, _, _ = run_action(**e2e.inputs_for(server, rerun_failed_from=result_id))
     assert code == 2
     assert f"Invalid input 'rerun_failed_from': {problem}" in stdout
     assert not any(r.starts_runs for r in server.requests)
+
+
+def test_dry_run_example_when_pushed_plans_and_on_a_pull_request_runs_by_tag() -> None:
+    """The example's one step dry-runs every push and runs the pull request, chosen by tag."""
+    example = Path(__file__).resolve().parent.parent / "examples" / "dry-run-on-push.yml"
+    workflow = yaml.safe_load(example.read_text())
+    assert set(workflow[True]) == {"push", "pull_request"}  # YAML 1.1 reads `on` as true
+    [gate] = [s for s in workflow["jobs"]["cekura"]["steps"] if "cekura-ci/" in s.get("uses", "")]
+    assert gate["with"]["dry_run"] == "${{ github.event_name == 'push' }}"
+    assert gate["with"]["scenario_tags"] and "scenario_ids" not in gate["with"]
+    assert set(gate["with"]) <= set(Settings.input_names())

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests import test_contract as contract
 from tests import test_entrypoint as e2e
 from tests.helpers import scenario
 
@@ -101,6 +102,7 @@ def test_action_when_folder_given_runs_its_scenarios_and_its_subfolders(
 def test_action_when_folder_and_tags_given_runs_the_tagged_scenarios_in_the_folder(
     catalogue, run_action
 ) -> None:
+    """One search with both filters: smoke scenarios in Booking (and its subfolders) only."""
     server = catalogue()
     code, stdout, _, _ = run_action(
         **inputs(server, scenario_folder="Booking", scenario_tags="smoke")
@@ -158,6 +160,7 @@ def test_action_when_the_search_finds_nothing_exits_2_and_starts_nothing(
 
 
 def test_action_without_any_selector_exits_2_naming_them(catalogue, run_action) -> None:
+    """An agent alone chooses nothing: the refusal lists every selector, and nothing is sent."""
     server = catalogue()
     code, stdout, _, _ = run_action(**inputs(server))
     assert code == 2
@@ -294,6 +297,7 @@ def test_action_when_the_scenarios_file_is_malformed_exits_2_naming_file_entry_a
 def test_action_when_the_scenarios_file_is_missing_exits_2_before_sending(
     catalogue, run_action
 ) -> None:
+    """A path that is not there is a bad input, said with where it is looked for."""
     server = catalogue()
     code, stdout, _, _ = run_action(**inputs(server, scenarios_file="ci/nope.yml"))
     assert code == 2
@@ -341,6 +345,7 @@ def test_action_when_rerun_failed_from_runs_only_what_did_not_pass(
 def test_action_when_rerun_failed_from_with_ids_reruns_only_theirs(
     after_a_nightly, run_action
 ) -> None:
+    """Other selectors narrow the re-run to their own scenarios that did not pass."""
     server = after_a_nightly({102: "fail", 104: "fail"})
     code, stdout, _, _ = run_action(
         **inputs(server, scenario_ids="101,104", rerun_failed_from=str(NIGHTLY))
@@ -352,6 +357,7 @@ def test_action_when_rerun_failed_from_with_ids_reruns_only_theirs(
 def test_action_when_nothing_failed_in_the_result_says_so_and_exits_0_without_a_run(
     after_a_nightly, run_action
 ) -> None:
+    """A clean result leaves nothing to re-run: exit 0, a summary that says so, no run."""
     server = after_a_nightly({})
     code, stdout, outputs, summary = run_action(**inputs(server, rerun_failed_from=str(NIGHTLY)))
     assert code == 0, stdout
@@ -362,6 +368,7 @@ def test_action_when_nothing_failed_in_the_result_says_so_and_exits_0_without_a_
 
 
 def test_action_when_the_rerun_result_is_unknown_exits_2(after_a_nightly, run_action) -> None:
+    """A result id Cekura does not know is a bad input, not an outage."""
     server = after_a_nightly({})
     code, stdout, _, _ = run_action(**inputs(server, rerun_failed_from="4040"))
     assert code == 2
@@ -409,6 +416,7 @@ def test_action_when_calls_are_at_or_below_max_runs_starts_them_all(
 def test_action_when_calls_exceed_max_runs_exits_2_with_the_arithmetic_and_sends_nothing(
     with_overrides, run_action
 ) -> None:
+    """One call over the limit is refused before the POST, with the multiplication shown."""
     server = with_overrides()
     code, stdout, outputs, summary = run_action(**inputs(server, max_runs="23", **OVERRIDES))
     assert code == 2
@@ -566,3 +574,41 @@ def test_action_when_dry_run_with_a_yaml_file_runs_as_a_real_process_from_the_wo
     assert outputs["planned_runs"] == "2" and outputs["estimated_cost"] == "3.00"
     assert "nothing started" in summary
     assert started_runs(server) == []
+
+
+# --- the contract -----------------------------------------------------------------------------
+
+
+def test_requests_when_a_dry_run_makes_them_use_only_documented_parameters_and_bodies(
+    catalogue, run_action, workspace: Path
+) -> None:
+    """Every query parameter the selection and the dry run send is one the document lists for
+    that path (enums respected); the price request and the run request validate."""
+    (workspace / "s.yml").write_text(YAML_FILE)
+    server = catalogue(page_size=2, max_page_size=2)
+    code, stdout, _, _ = run_action(
+        **inputs(
+            server,
+            scenarios_file="s.yml",
+            scenario_tags="booking",
+            tag_match="all",
+            scenario_folder="Booking",
+            personality_ids="1",
+            dry_run="true",
+        )
+    )
+    assert code == 0, stdout
+    paths = contract.DOCUMENT["paths"]
+    for request in server.requests:
+        documented = contract.documented_path(
+            re.sub(r"/\d+$", "/(?P<id>[0-9]+)", request.path.rstrip("/"))
+        )
+        operation = paths[documented][request.method.lower()]
+        parameters = {p["name"]: p for p in operation.get("parameters", []) if p["in"] == "query"}
+        for name, values in request.query.items():
+            assert name in parameters, (documented, name)
+            allowed = parameters[name]["schema"].get("enum")
+            assert allowed is None or values[0] in allowed, (documented, name, values)
+        if request.endpoint == "run_json":
+            contract.validate(request.body, contract.component("TestSuiteSpecUpload"))
+    contract.validate(printed_body(stdout), contract.component("RunLivekitScenarios"))
