@@ -16,6 +16,9 @@ RUN pip install --require-hashes --no-deps -r /action/requirements/runtime.txt
 COPY cekura_ci /action/cekura_ci
 COPY entrypoint.py /action/entrypoint.py
 ENV PYTHONPATH=/action
-RUN python -c "import cekura_ci.cli, cekura_ci.emulator.cli"
+# PYTHONDONTWRITEBYTECODE keeps containers from writing bytecode, so compile it here, once: without
+# it every start compiles the package again. Then check that the entry points import.
+RUN python -m compileall -q /action/cekura_ci \
+    && python -c "import cekura_ci.cli, cekura_ci.emulator.cli"
 
 ENTRYPOINT ["/usr/local/bin/python", "/action/entrypoint.py"]

@@ -19,7 +19,6 @@ from cekura_ci.context import RunContext
 from cekura_ci.errors import CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub, configure_logging
 from cekura_ci.pipeline import Gate, publish_error
-from cekura_ci.report.markdown import DOCS_URL, render_error
 from cekura_ci.settings import MIN_API_KEY_LENGTH, Settings, SettingsError, read_inputs
 from cekura_ci.text import redact
 from cekura_ci.timing import Backoff, CancelToken, Clock
@@ -83,6 +82,8 @@ def _describe(
     if isinstance(exc, CekuraCIError):
         return [str(exc)], exc.exit_code, exc.outcome, exc.hint
     # A bug of ours: say so; the trace is shown only when debugging.
+    from cekura_ci.report.markdown import DOCS_URL
+
     log.debug("%s", redact(traceback.format_exc(), github.masked))
     line = f"Unexpected error in cekura-ci {__version__} ({type(exc).__name__}: {exc}). Please report it: {DOCS_URL}"
     return [line], ExitCode.INFRASTRUCTURE, Outcome.ERROR, None
@@ -101,10 +102,17 @@ def guarded(
         return int(body())
     except Exception as exc:
         lines, code, outcome, hint = _describe(exc, github, context)
+    from cekura_ci.report.markdown import render_error  # jinja2 only when there is an error
+
     for line in lines:
         github.annotate("error", line, title="Cekura gate")
     # Redacted before rendering: Markdown escaping would hide the key from a later redaction.
-    summary = render_error(redact(" ".join(lines), github.masked), hint=hint)
+    started = github.outputs.get("result_id", "")
+    summary = render_error(
+        redact(" ".join(lines), github.masked),
+        hint=hint,
+        result_id=int(started) if started.isdigit() else None,
+    )
     github.append_summary(summary)
     github.set_output("outcome", outcome.value)
     github.set_output("passed", "false")

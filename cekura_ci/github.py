@@ -88,6 +88,8 @@ class GitHub:
         self.summary_path = environ.get("GITHUB_STEP_SUMMARY") or None
         self.stream = stream or sys.stdout
         self.masked: list[str] = []
+        #: Every output set so far, as written (an error report names the result already started).
+        self.outputs: dict[str, str] = {}
         #: Runner files that failed once; each is warned about once.
         self.unwritable: set[str] = set()
 
@@ -140,8 +142,9 @@ class GitHub:
                 self._print(f"::{token}::")
 
     def set_output(self, name: str, value: object) -> None:
+        text = encodable(redact(str(value), self.masked))
+        self.outputs[name] = text
         if self.output_path:
-            text = encodable(redact(str(value), self.masked))
             self._append(self.output_path, heredoc_output(name, text), "the step outputs")
 
     def write_file(self, path: str, content: str, *, redact_text: bool = True) -> str:

@@ -1,55 +1,126 @@
-"""Pydantic models of what Cekura answers, tolerant of its quirks.
+"""Pydantic models of what Cekura answers: tolerant of its quirks, and only what the gate reads.
 
 The OpenAPI document types counts as strings, `runs` as an object keyed by run-id strings in the
 detail (an array elsewhere), and id lists as strings. We accept all of those shapes, keep unknown
 statuses as they are, and ignore fields we do not use, so a new Cekura field never breaks a gate.
+Numbers are read strictly: a count is a whole number or nothing ("inf", 1e400 and NaN are nothing,
+never a crash), a score a finite number or nothing. Text is made safe to encode (a lone surrogate
+from a JSON escape becomes U+FFFD), so nothing downstream can fail on writing it.
+
+A result can hold 10,000 runs, so a run keeps only what the verdict reads: one normalizing pass over
+the API's object (`Run._from_api`), then pydantic checks the plain values. Runs, metrics and turns
+are slotted dataclasses, a tenth of a model's memory each. A run's transcript is reduced at once to
+whether there was a conversation and, for a run that did not pass, its last turns.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
+import sys
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.dataclasses import dataclass
 
 from cekura_ci.text import encodable
 
 TERMINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
+#: The turns kept from the end of a call that did not pass: what a reader needs to see why.
+TRANSCRIPT_TAIL_TURNS = 6
+
+_INTEGER = re.compile(r"[+-]?[0-9]{1,30}")
+_INTERN_LIMIT = 200  # names, statuses and types repeat across runs; keep one copy of each
+_intern = sys.intern
+#: Statuses as Cekura writes them, which need no normalizing.
+_STATUSES = TERMINAL_STATUSES | {
+    "pending", "in_queue", "scaling_up", "in_progress", "running", "evaluating"
+}  # fmt: skip
 
 
-def _lenient_int(value: Any) -> int | None:
-    """12, "12", "12.0" → 12; anything else (None, "", "n/a") → None rather than a refusal."""
+# --- readers: any JSON value -> the value we keep ----------------------------------------------
+
+
+def _count(value: Any) -> int | None:
+    """12, "12", 12.0, "12.0" → 12; anything else ("n/a", 12.5, "inf", 1e400, NaN) → None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if _INTEGER.fullmatch(text):
+            return int(text)
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+    if isinstance(value, float) and value.is_integer():  # False for inf and NaN
+        return int(value)
+    return None
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from a number or its text; anything else → None."""
     if isinstance(value, bool) or value is None:
         return None
     try:
-        return int(float(str(value).strip()))
-    except ValueError:
+        number = float(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError, OverflowError):
         return None
+    return number if math.isfinite(number) else None
 
 
-def _lenient_bool(value: Any) -> bool | None:
+def _bool(value: Any) -> bool | None:
     if isinstance(value, bool) or value is None:
         return value
     text = str(value).strip().lower()
     return {"true": True, "1": True, "false": False, "0": False}.get(text)
 
 
-def _lenient_float(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
+def _safe(text: str) -> str:
+    """Text that encodes as UTF-8: lone surrogates (from `\\ud800`-style escapes) become U+FFFD."""
+    if text.isascii():
+        return text
     try:
-        return float(str(value).strip())
-    except ValueError:
-        return None
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return encodable(text)
+    return text
 
 
-def _lenient_text(value: Any) -> str | None:
-    """Text as given, a list as lines; never a lone surrogate, which no file or stream can take."""
+def _text(value: Any) -> str | None:
+    if type(value) is str:
+        return value if value.isascii() else _safe(value)
     if value is None:
         return None
     if isinstance(value, list):
-        return encodable("\n".join(str(v) for v in value))
-    return encodable(str(value))
+        return _safe("\n".join(str(v) for v in value))
+    return _safe(value if isinstance(value, str) else str(value))
+
+
+def _label(value: Any) -> str | None:
+    """Short text that repeats across runs (names, types): one shared copy of each."""
+    text = _text(value)
+    return _intern(text) if text is not None and len(text) <= _INTERN_LIMIT else text
+
+
+def _lines(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(_safe(value).splitlines())
+    if isinstance(value, list):
+        return tuple([v if type(v) is str and v.isascii() else _safe(str(v)) for v in value])
+    return (_safe(str(value)),)
+
+
+def _status(value: Any) -> str:
+    """Lower-case, one line, short: a status is shown in progress lines and tables."""
+    if type(value) is str and value in _STATUSES:
+        return value
+    return _intern(_safe(" ".join(str(value or "").split()).lower()[:40]) or "unknown")
 
 
 def _id_list(value: Any) -> list[int] | None:
@@ -57,122 +128,172 @@ def _id_list(value: Any) -> list[int] | None:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             return None
     if not isinstance(value, list):
         return None
-    return [n for n in (_lenient_int(v) for v in value) if n is not None]
+    return [n for n in (_count(v) for v in value) if n is not None]
 
 
-def _lines(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return encodable(value).splitlines()
-    if isinstance(value, list):
-        return [encodable(str(v)) for v in value]
-    return [encodable(str(value))]
-
-
-def _objects(value: Any) -> list[Any]:
+def _objects(value: Any) -> list[dict[str, Any]]:
     """A list of JSON objects: anything that is not an object is left out, a non-list is empty."""
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
-def _status(value: Any) -> str:
-    """Lower-case, one line, short: a status is shown in progress lines and tables."""
-    return encodable(" ".join(str(value or "").split()).lower()[:40]) or "unknown"
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
-Count = Annotated[int | None, BeforeValidator(_lenient_int)]
-OptionalBool = Annotated[bool | None, BeforeValidator(_lenient_bool)]
-OptionalFloat = Annotated[float | None, BeforeValidator(_lenient_float)]
-Text = Annotated[str | None, BeforeValidator(_lenient_text)]
+Count = Annotated[int | None, BeforeValidator(_count)]
+Text = Annotated[str | None, BeforeValidator(_text)]
 IdList = Annotated[list[int] | None, BeforeValidator(_id_list)]
-Lines = Annotated[list[str], BeforeValidator(_lines)]
 Status = Annotated[str, BeforeValidator(_status)]
-ObjectList = BeforeValidator(_objects)
 
 
-class _Tolerant(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+# --- one run: slotted records -------------------------------------------------------------------
 
 
-class Metric(_Tolerant):
-    id: Count = None
-    name: Text = None
-    type: Text = None
-    score: OptionalFloat = None
-    value: Text = None
-    explanation: Lines = Field(default_factory=list)
+@dataclass(frozen=True, slots=True)
+class Metric:
+    id: int | None = None
+    name: str | None = None
+    type: str | None = None
+    score: float | None = None
+    value: str | None = None
+    explanation: tuple[str, ...] = ()
 
 
-class ExpectedOutcome(_Tolerant):
-    score: OptionalFloat = None
-    explanation: Lines = Field(default_factory=list)
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A turn of the call: `role` is "?" when Cekura names none, "" for a plain-text line."""
+
+    role: str
+    content: str
 
 
-class Evaluation(_Tolerant):
-    metrics: Annotated[list[Metric], ObjectList] = Field(default_factory=list)
-
-
-class TranscriptTurn(_Tolerant):
-    role: Text = None
-    content: Text = None
-    timestamp: OptionalFloat = None
-
-
-class Run(_Tolerant):
+@dataclass(frozen=True, slots=True)
+class Run:
     id: int
-    scenario: Count = None
-    scenario_name: Text = None
-    status: Status = "unknown"
-    success: OptionalBool = None
-    error_message: Text = None
-    duration: Text = None
-    personality: Count = None
-    personality_name: Text = None
-    test_profile_data: dict[str, Any] | None = None
-    expected_outcome: ExpectedOutcome | None = None
-    evaluation: Evaluation | None = None
-    transcript: Text = None
-    transcript_object: Annotated[list[TranscriptTurn], ObjectList] = Field(default_factory=list)
+    scenario: int | None = None
+    scenario_name: str | None = None
+    status: str = "unknown"
+    success: bool | None = None
+    error_message: str | None = None
+    duration: str | None = None
+    personality_name: str | None = None
+    test_profile_name: str | None = None
+    #: `expected_outcome.explanation`, one line each ("✅ …" met, "❌ …" not met).
+    expected_outcome_lines: tuple[str, ...] = ()
+    metrics: tuple[Metric, ...] = ()
+    has_conversation: bool = False
+    #: The last TRANSCRIPT_TAIL_TURNS turns; only for a run that did not pass.
+    transcript_tail: tuple[Turn, ...] = ()
 
-    @field_validator("expected_outcome", "evaluation", "test_profile_data", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _object_or_none(cls, value: Any) -> Any:
-        return value if isinstance(value, dict) else None
-
-    @property
-    def test_profile_name(self) -> str | None:
-        data = self.test_profile_data or {}
-        name = data.get("name")
-        return str(name) if name is not None else None
+    def _from_api(cls, data: Any) -> Any:
+        """The API's run object → plain values, in one pass; transcripts are reduced here."""
+        if not isinstance(data, dict):
+            return data
+        get = data.get
+        scenario, scenario_name = get("scenario"), get("scenario_name")
+        if isinstance(scenario, dict):  # {"id": …, "name": …}, as some answers give it
+            if not (isinstance(scenario_name, str) and scenario_name.strip()):
+                scenario_name = scenario.get("name")
+            scenario = scenario.get("id")
+        status, success = _status(get("status")), _bool(get("success"))
+        turns = get("transcript_object")
+        if not isinstance(turns, list) or not any(isinstance(t, dict) for t in turns):
+            turns = None
+        profile = get("test_profile_data")
+        evaluation, outcome = get("evaluation"), get("expected_outcome")
+        metrics = evaluation.get("metrics") if isinstance(evaluation, dict) else None
+        return {
+            "id": get("id"),
+            "scenario": _count(scenario),
+            "scenario_name": _label(scenario_name),
+            "status": status,
+            "success": success,
+            "error_message": _text(get("error_message")),
+            "duration": _label(get("duration")),
+            "personality_name": _label(get("personality_name")),
+            "test_profile_name": _label(profile.get("name")) if isinstance(profile, dict) else None,
+            "expected_outcome_lines": _lines(outcome.get("explanation"))
+            if isinstance(outcome, dict)
+            else (),
+            "metrics": [_metric(m) for m in metrics if isinstance(m, dict)]
+            if isinstance(metrics, list)
+            else (),
+            "has_conversation": turns is not None or bool((_text(get("transcript")) or "").strip()),
+            "transcript_tail": ()
+            if status == "completed" and success is True
+            else _tail(turns, _text(get("transcript")) or ""),
+        }
 
     @property
     def passed(self) -> bool:
         """The one definition of a passing run: completed, and Cekura judged it a success."""
         return self.status == "completed" and self.success is True
 
-    @property
-    def has_conversation(self) -> bool:
-        return bool((self.transcript or "").strip() or self.transcript_object)
+
+def _metric(metric: dict[str, Any]) -> dict[str, Any]:
+    get = metric.get
+    return {
+        "id": _count(get("id")),
+        "name": _label(get("name")),
+        "type": _label(get("type")),
+        "score": _number(get("score")),
+        "value": _text(get("value")),
+        "explanation": _lines(get("explanation")),
+    }
 
 
-def _runs(value: Any) -> list[Any]:
-    """`runs` as the detail gives it ({"12": {...}}) or as a list; ids filled from keys if missing."""
+def _tail(turns: list[Any] | None, transcript: str) -> list[dict[str, str]]:
+    if turns is not None:
+        objects = [t for t in turns if isinstance(t, dict)]
+        return [
+            {"role": _label(t.get("role")) or "?", "content": _text(t.get("content")) or ""}
+            for t in objects[-TRANSCRIPT_TAIL_TURNS:]
+        ]
+    lines = [line for line in transcript.splitlines() if line.strip()]
+    return [{"role": "", "content": line} for line in lines[-TRANSCRIPT_TAIL_TURNS:]]
+
+
+_validate_run = Run.__pydantic_validator__.validate_python  # type: ignore[attr-defined]
+
+
+def run_from_api(key: str | None, data: Any) -> Run | None:
+    """One run of `runs` (keyed by its id in the detail, in a list elsewhere), or None when it has no
+    id to report it by. Decoding hands each run here as soon as it is read (see jsonstream)."""
+    if isinstance(data, Run):
+        return data
+    if not isinstance(data, dict):
+        return None
+    given = data.get("id", key)
+    run_id = given if type(given) is int else _count(given)
+    if not run_id:
+        return None
+    return _validate_run(
+        data if given is data.get("id") and given is run_id else {**data, "id": run_id}
+    )
+
+
+def _runs(value: Any) -> list[Run]:
+    """`runs` as the detail gives it ({"12": {...}}) or as a list, or already read."""
     if isinstance(value, dict):
-        candidates = [{"id": key, **run} for key, run in value.items() if isinstance(run, dict)]
+        found = (run_from_api(key, run) for key, run in value.items())
     elif isinstance(value, list):
-        candidates = [run for run in value if isinstance(run, dict)]
+        found = (run_from_api(None, run) for run in value)
     else:
         return []
-    # A run we cannot identify cannot be reported on; leave it out rather than refuse the result.
-    return [
-        {**run, "id": _lenient_int(run.get("id"))}
-        for run in candidates
-        if _lenient_int(run.get("id"))
-    ]
+    return [run for run in found if run is not None]
+
+
+# --- results ----------------------------------------------------------------------------------
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class Result(_Tolerant):
@@ -184,8 +305,6 @@ class Result(_Tolerant):
     status: Status = "unknown"
     runs: Annotated[list[Run], BeforeValidator(_runs)] = Field(default_factory=list)
     total_runs_count: Count = None
-    success_runs_count: Count = None
-    failed_runs_count: Count = None
     not_connected_runs: IdList = None
     failed_infrastructure_runs: IdList = None
     total_duration: Text = None
@@ -208,7 +327,7 @@ class ResultPage(_Tolerant):
 
     count: Count = None
     next: Text = None
-    results: Annotated[list[Result], ObjectList] = Field(default_factory=list)
+    results: Annotated[list[Result], BeforeValidator(_objects)] = Field(default_factory=list)
 
 
 class ShareLink(_Tolerant):

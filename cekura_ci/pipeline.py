@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
@@ -19,20 +20,16 @@ from cekura_ci.context import RunContext
 from cekura_ci.errors import ApiError, CekuraCIError, ExitCode, GaveUp, Outcome
 from cekura_ci.github import GitHub, unwritable_reason
 from cekura_ci.plan import Prepared, prepare_run
-from cekura_ci.report.json_report import render_json
-from cekura_ci.report.junit import render_error_junit, render_junit
-from cekura_ci.report.markdown import (
-    render_comment,
-    render_console,
-    render_error_comment,
-    render_summary,
-)
 from cekura_ci.settings import Settings, SettingsError, parse_github_token
 from cekura_ci.text import one_line, redact, redact_data
 from cekura_ci.timing import Backoff, Clock
 from cekura_ci.trigger import start_run
-from cekura_ci.verdict import Policy, Verdict, judge
 from cekura_ci.waiter import Waiter
+
+if TYPE_CHECKING:
+    from cekura_ci.verdict import Policy, Verdict
+
+# The verdict and the reports (and jinja2) are imported when needed, not before the first request.
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +65,8 @@ class Gate:
         )
         stopped = self.wait(waiter, result_id)
         interruption = (stopped.outcome, str(stopped)) if stopped else None
+        from cekura_ci.verdict import judge
+
         verdict = judge(
             waiter.last_result, self.policy, result_id=result_id, interruption=interruption
         )
@@ -85,6 +84,8 @@ class Gate:
 
     @property
     def policy(self) -> Policy:
+        from cekura_ci.verdict import Policy
+
         return Policy(
             pass_threshold=self.settings.pass_threshold,
             scenario_pass_threshold=self.settings.scenario_pass_threshold,
@@ -196,7 +197,7 @@ def redacted(verdict: Verdict, secrets: list[str]) -> Verdict:
     dumped = verdict.model_dump_json()
     if not any(secret in dumped for secret in secrets):  # a key has no character JSON escapes
         return verdict
-    return Verdict.model_validate(redact_data(json.loads(dumped), secrets))
+    return type(verdict).model_validate(redact_data(json.loads(dumped), secrets))
 
 
 def publish(
@@ -204,6 +205,10 @@ def publish(
 ) -> None:
     """Summary, files, outputs, annotations, the comment and log lines: every report comes from
     the verdict."""
+    from cekura_ci.report.json_report import render_json
+    from cekura_ci.report.junit import render_junit
+    from cekura_ci.report.markdown import render_comment, render_console, render_summary
+
     context = context or RunContext()
     verdict = redacted(verdict, github.masked)
     summary = render_summary(verdict)
@@ -291,6 +296,9 @@ def publish_error(
 ) -> dict[str, str]:
     """When the gate stopped without a verdict, the JUnit file and the comment still say so, if
     the inputs that ask for them can be read. Best effort; returns the outputs it produced."""
+    from cekura_ci.report.junit import render_error_junit
+    from cekura_ci.report.markdown import render_error_comment
+
     produced: dict[str, str] = {}
     junit_file = (raw.get("junit_file") or "").strip()
     if junit_file:

@@ -9,17 +9,21 @@ import decimal
 import json
 import logging
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cekura_ci.client import TRIGGER_PATH, CekuraClient
 from cekura_ci.errors import ApiError, CekuraCIError, ExitCode, GaveUp
 from cekura_ci.github import GitHub
-from cekura_ci.report.plan import PlanRow, PlanView, render_plan
 from cekura_ci.selection import Chosen, Selection, select
 from cekura_ci.settings import Settings, SettingsError
 from cekura_ci.text import one_line, redact
 from cekura_ci.timing import Backoff, Clock, ride_out
 from cekura_ci.trigger import run_request
+
+if TYPE_CHECKING:
+    from cekura_ci.report.plan import PlanView
+
+# The plan's report (and jinja2) is imported when a plan is shown, not before the first request.
 
 log = logging.getLogger(__name__)
 
@@ -341,6 +345,8 @@ def _view(
     price: Price | None = None,
     agent_name: str | None = None,
 ) -> PlanView:
+    from cekura_ci.report.plan import PlanRow, PlanView
+
     price = price or Price()
     notes = list(price.notes)
     if calls and price.priced_calls is not None and price.priced_calls != calls.total:
@@ -412,6 +418,8 @@ def _publish(
         agent_name=redact(view.agent_name, secrets) if view.agent_name else None,
         notes=[redact(note, secrets) for note in view.notes],
     )
+    from cekura_ci.report.plan import render_plan
+
     summary = render_plan(safe)
     github.append_summary(summary)
     if settings.summary_file:

@@ -22,7 +22,6 @@ from cekura_ci.models import Result
 from cekura_ci.scenarios_file import read_scenarios_file
 from cekura_ci.settings import Settings, SettingsError
 from cekura_ci.timing import Backoff, Clock, ride_out
-from cekura_ci.verdict import Policy, judge
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +215,8 @@ def _rerun(
 def not_passed(result: Result) -> dict[int, str]:
     """The scenarios that did not pass in a result (the verdict's own notion: any of its runs
     failed or never finished), by id with their names, in the order the result ran them."""
+    from cekura_ci.verdict import Policy, judge  # imported when needed, as the pipeline does
+
     # Whether a scenario passed does not depend on thresholds: they only tell failed from flaky.
     verdict = judge(result, Policy())
     failing = {s.scenario_id for s in verdict.scenarios if s.state != "passed"}

@@ -128,6 +128,15 @@ def bounded_seconds(low: float, high: float, *, exclusive: bool = False) -> Call
     return parse
 
 
+def parse_poll_interval(value: Any) -> float | Literal["auto"]:
+    if str(value).strip().lower() == "auto":
+        return "auto"
+    try:
+        return bounded_seconds(1, HOUR)(value)
+    except ValueError:
+        raise ValueError("expected auto or a number of seconds from 1 to 3600") from None
+
+
 def parse_percent(value: Any) -> float:
     expected = "a percentage from 0 to 100, such as 95 or 95%"
     text = str(value).strip()
@@ -462,10 +471,14 @@ class Settings(BaseModel):
         description="Seconds to wait for the result before giving up with outcome `timeout` "
         "(at most 86400).",
     )
-    poll_interval: Annotated[float, BeforeValidator(bounded_seconds(1, HOUR))] = _input(
-        10.0,
-        group=WAITING,
-        description="Seconds between two polls of the result (1–3600).",
+    poll_interval: Annotated[float | Literal["auto"], BeforeValidator(parse_poll_interval)] = (
+        _input(
+            "auto",
+            group=WAITING,
+            description="`auto`: poll slowly while the result is queued or far from done and every "
+            "few seconds once its calls have ended, never more often overall than every 30 s. A "
+            "number: seconds between two polls (1–3600).",
+        )
     )
     max_outage: Annotated[float, BeforeValidator(bounded_seconds(0, DAY, exclusive=True))] = _input(
         600.0,

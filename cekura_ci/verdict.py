@@ -6,8 +6,11 @@ the Verdict this module returns, so they can never disagree.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
@@ -19,7 +22,6 @@ from cekura_ci.models import TERMINAL_STATUSES, Metric, Result, Run
 from cekura_ci.text import one_line
 
 SCHEMA_VERSION = 1
-TRANSCRIPT_TAIL_TURNS = 6
 
 #: `unfinished`: the run was not in a terminal status when we stopped waiting for a result that had
 #: not ended either (timeout, cancellation, outage). It is neither passed nor failed: not judged.
@@ -186,8 +188,13 @@ FAILED_KINDS = ("agent_failure", "infra_failure")
 # --- runs ----------------------------------------------------------------------------------
 
 
+def _is_binary(kind: str) -> bool:
+    """`binary` and the legacy `binary_*` types (`binary_workflow_adherence`, …) pass or fail."""
+    return kind.startswith("binary")
+
+
 def _is_binary_failure(metric: Metric) -> bool:
-    if (metric.type or "").lower() != "binary":
+    if not _is_binary((metric.type or "").lower()):
         return False
     if metric.score is not None:
         return metric.score == 0
@@ -195,17 +202,13 @@ def _is_binary_failure(metric: Metric) -> bool:
 
 
 def _failed_expectations(run: Run) -> list[str]:
-    lines = run.expected_outcome.explanation if run.expected_outcome else []
+    lines = run.expected_outcome_lines
     return [line.removeprefix("❌").strip() for line in lines if line.lstrip().startswith("❌")]
 
 
 def _transcript_tail(run: Run) -> list[Turn]:
-    if run.transcript_object:
-        turns = [Turn(role=t.role or "?", content=t.content or "") for t in run.transcript_object]
-    else:
-        lines = [line for line in (run.transcript or "").splitlines() if line.strip()]
-        turns = [Turn(role="", content=line) for line in lines]
-    return turns[-TRANSCRIPT_TAIL_TURNS:]
+    """The end of the call, as the run keeps it (only for runs that did not pass)."""
+    return [Turn.model_construct(role=t.role, content=t.content) for t in run.transcript_tail]
 
 
 def _kind(run: Run, infra_ids: set[int], result_ended: bool) -> RunKind:
@@ -251,14 +254,17 @@ def _scenario_name(run: Run) -> str:
 def judge_run(
     run: Run, repetition: int, infra_ids: set[int], result_ended: bool = True
 ) -> RunVerdict:
+    # Built without validating again: every value comes from a validated Run (10,000 runs a step).
     kind = _kind(run, infra_ids, result_ended)
     metrics = [
-        FailedMetric(name=m.name or f"metric {m.id}", score=m.score, explanation=m.explanation)
-        for m in (run.evaluation.metrics if run.evaluation else [])
+        FailedMetric.model_construct(
+            name=m.name or f"metric {m.id}", score=m.score, explanation=list(m.explanation)
+        )
+        for m in run.metrics
         if _is_binary_failure(m)
     ]
     expectations = _failed_expectations(run)
-    return RunVerdict(
+    return RunVerdict.model_construct(
         run_id=run.id,
         scenario_id=run.scenario,
         scenario_name=_scenario_name(run),
@@ -370,12 +376,12 @@ def _metrics(runs: list[Run]) -> list[MetricSummary]:
     types: dict[str, str] = {}
     counts: Counter[str] = Counter()
     for run in runs:
-        for metric in run.evaluation.metrics if run.evaluation else []:
+        for metric in run.metrics:
             name = (metric.name or f"metric {metric.id}").strip()
             kind = (metric.type or "unknown").lower()
             types.setdefault(name, kind)
             counts[name] += 1
-            if kind == "binary":
+            if _is_binary(kind):
                 failures[name] += _is_binary_failure(metric)
             elif metric.score is not None:
                 scores[name].append(metric.score)
@@ -384,7 +390,7 @@ def _metrics(runs: list[Run]) -> list[MetricSummary]:
             name=name,
             type=types[name],
             runs=counts[name],
-            failed=failures[name] if types[name] == "binary" else None,
+            failed=failures[name] if _is_binary(types[name]) else None,
             p50=statistics.median(scores[name]) if scores.get(name) else None,
         )
         for name in types
@@ -395,6 +401,19 @@ def _metrics(runs: list[Run]) -> list[MetricSummary]:
 _STATE_ORDER = {"failed": 0, "flaky": 1, "unfinished": 2, "passed": 3}
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Judging builds a record per run and no reference cycles; the cyclic collector would rescan
+    them again and again as they pile up (a third of the time for 10,000 runs), for nothing."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def judge(
     result: Result | None,
     policy: Policy,
@@ -403,6 +422,16 @@ def judge(
     interruption: tuple[Outcome, str] | None = None,
 ) -> Verdict:
     """The verdict on `result`; with an interruption (timeout, cancel, error) the gate fails."""
+    with _collector_paused():
+        return _judge(result, policy, result_id, interruption)
+
+
+def _judge(
+    result: Result | None,
+    policy: Policy,
+    result_id: int | None,
+    interruption: tuple[Outcome, str] | None,
+) -> Verdict:
     runs = result.runs if result else []
     infra_ids = (
         set((result.not_connected_runs or []) + (result.failed_infrastructure_runs or []))

@@ -1,16 +1,26 @@
-"""Poll a result until it reaches a terminal status, within a deadline, riding out faults."""
+"""Poll a result until it reaches a terminal status, within a deadline, riding out faults.
+
+How long to wait between polls is the schedule's call (schedule.py): a fixed interval, or `auto`.
+While a large result runs, its row in the results list (statuses, no transcripts) stands in for
+the detail, which is fetched once, when the row says the result has ended.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Literal
 
 from cekura_ci.client import CekuraClient
-from cekura_ci.errors import WaitTimedOut
+from cekura_ci.errors import RequestRejected, WaitTimedOut
 from cekura_ci.models import Result
+from cekura_ci.schedule import schedule_for
 from cekura_ci.timing import Backoff, Clock, format_duration, ride_out
 
 log = logging.getLogger(__name__)
+
+#: From this many runs on, progress is read from the results list instead of the detail.
+ROW_VIEW_RUNS = 200
 
 
 def progress_line(result: Result, elapsed: float) -> str:
@@ -31,7 +41,7 @@ class Waiter:
         clock: Clock,
         backoff: Backoff,
         *,
-        poll_interval: float,
+        poll_interval: float | Literal["auto"],
         timeout: float,
         max_outage: float,
         on_progress: Callable[[str], None] = log.info,
@@ -39,18 +49,41 @@ class Waiter:
         self.client = client
         self.clock = clock
         self.backoff = backoff
-        self.poll_interval = poll_interval
+        self.schedule = schedule_for(poll_interval)
         self.timeout = timeout
         self.max_outage = max_outage
         self.on_progress = on_progress
         self.last_result: Result | None = None
+        #: (name, agent) to find the result's row by, once the detail showed a large result.
+        self._row_search: tuple[str, int | None] | None = None
+        self._row_tried = False
+
+    def _fetch(self, result_id: int) -> Result:
+        """The result's row while it runs, if it is large and the row can be found; else, and
+        always at the end, the detail."""
+        if self._row_search is not None:
+            try:
+                row = self.client.find_result_row(result_id, *self._row_search)
+            except RequestRejected:
+                row = None
+            if row is None:
+                log.debug("Result %s is not on the results list; polling its detail.", result_id)
+                self._row_search = None
+            elif not row.is_terminal:
+                return row
+        detail = self.client.get_result(result_id)
+        if not (self._row_tried or detail.is_terminal) and len(detail.runs) >= ROW_VIEW_RUNS:
+            self._row_tried = True
+            if (detail.name or "").strip():
+                self._row_search = (detail.name or "", detail.agent)
+        return detail
 
     def wait(self, result_id: int) -> Result:
         started = self.clock.now()
         deadline = started + self.timeout
         while True:
             result = ride_out(
-                lambda: self.client.get_result(result_id),
+                lambda: self._fetch(result_id),
                 what=f"polling result {result_id}",
                 clock=self.clock,
                 backoff=self.backoff,
@@ -66,4 +99,4 @@ class Waiter:
                 raise WaitTimedOut(
                     f"Result {result_id} was still {result.status} after {format_duration(self.timeout)}."
                 )
-            self.clock.sleep(min(self.poll_interval, remaining))
+            self.clock.sleep(min(self.schedule.after(result, self.clock.now()), remaining))

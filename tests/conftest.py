@@ -19,7 +19,7 @@ from cekura_ci.github import GitHub
 from cekura_ci.pipeline import Gate
 from cekura_ci.settings import Settings
 from cekura_ci.timing import Backoff
-from tests.helpers import API_KEY, FakeClock, github_env, read_outputs, scenario  # noqa: F401 (re-exported)
+from tests.helpers import API_KEY, FakeClock, github_env, scenario
 
 
 @pytest.fixture(autouse=True)

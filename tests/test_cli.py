@@ -112,6 +112,24 @@ def test_guarded_when_a_bug_escapes_exits_3_and_says_to_report_it(workspace: Pat
     )
 
 
+def test_guarded_when_a_bug_escapes_after_the_run_started_names_the_result(
+    workspace: Path,
+) -> None:
+    """The calls may still be going: the error summary says which result and how to wait for it."""
+    from cekura_ci.github import GitHub
+
+    summary = workspace / "summary.md"
+    github = GitHub({"GITHUB_STEP_SUMMARY": str(summary)}, io.StringIO())
+
+    def broken_after_start():
+        github.set_output("result_id", 9001)
+        raise KeyError("boom")
+
+    assert cli.guarded(github, None, broken_after_start) == 3
+    text = summary.read_text()
+    assert "Result **9001** was started" in text and "`result_id` input set to 9001" in text
+
+
 def _summary_for_empty_key(workspace: Path, head: str) -> str:
     payload = workspace / "event.json"
     event = {"pull_request": {"number": 7, "head": {"repo": {"full_name": head}}}}

@@ -324,3 +324,11 @@ def test_console_when_interrupted_lists_unfinished_scenarios_as_waiting() -> Non
     assert text.startswith("CANCELLED: 9 of 15 runs had finished (7 passed, 2 failed)")
     assert "WAIT  0/0 (+3 not finished)  Scenario 105 [105]" in text
     assert "not finished 6" in text
+
+
+def test_summary_when_infra_failures_are_ignored_marks_them_not_counted() -> None:
+    """With infra_failures: ignore the totals say the infrastructure failures were left out."""
+    runs = runs_for({101: "ppe"})
+    ignored = render_summary(judge(result(runs), Policy(infra_failures="ignore")))
+    counted = render_summary(judge(result(runs), Policy()))
+    assert "| 1 (not counted) |" in ignored and "(not counted)" not in counted

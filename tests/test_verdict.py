@@ -305,3 +305,68 @@ def test_scenario_rule_when_names_are_huge_clips_them_in_its_detail() -> None:
     runs = [run(i, 100 + i, "fail", name="N" * 300_000) for i in range(1, 6)]
     v = judge(result(runs), Policy(pass_threshold=0, scenario_pass_threshold=50))
     assert len(v.decided_by) < 1_000 and "N" * 119 + "…" in v.decided_by
+
+
+def test_judge_when_metric_types_are_legacy_binary_counts_their_failures() -> None:
+    """`binary_workflow_adherence` and `binary_qualitative` fail a run's metric like `binary`, in
+    the reasons and in the metrics table."""
+    legacy = [
+        {"name": "Workflow", "type": "binary_workflow_adherence", "score": 0},
+        {"name": "Tone", "type": "Binary_Qualitative", "score": 0, "explanation": ["Curt."]},
+        {"name": "Latency", "type": "numeric", "score": 0},
+    ]
+    failing = run(1, outcome="fail", evaluation={"metrics": legacy}, expected_outcome=None)
+    passing = run(2, evaluation={"metrics": [{**m, "score": 5} for m in legacy]})
+    v = judge(result([failing, passing]), Policy())
+    first = v.scenarios[0].runs[0]
+    assert [m.name for m in first.failed_metrics] == ["Workflow", "Tone"]
+    assert first.reason == "failed metric: Workflow"
+    table = {m.name: (m.type, m.failed, m.runs) for m in v.metrics}
+    assert table == {
+        "Workflow": ("binary_workflow_adherence", 1, 2),
+        "Tone": ("binary_qualitative", 1, 2),
+        "Latency": ("numeric", None, 2),
+    }
+
+
+def test_judge_when_scenario_is_an_object_keeps_each_scenario_apart() -> None:
+    """Runs whose `scenario` is `{"id": …, "name": …}` are grouped by that id, not into one."""
+    runs = [
+        {**run(1, outcome="fail"), "scenario": {"id": 5, "name": "Refund"}, "scenario_name": None},
+        {**run(2), "scenario": {"id": 6, "name": "Booking"}, "scenario_name": None},
+        {**run(3), "scenario": {"id": 6, "name": "Booking"}, "scenario_name": None},
+    ]
+    v = judge(result(runs), Policy())
+    assert [(s.scenario_id, s.scenario_name, s.total) for s in v.scenarios] == [
+        (5, "Refund", 1),
+        (6, "Booking", 2),
+    ]
+    assert v.failed_scenarios[0].scenario_id == 5
+
+
+def test_judge_when_runs_passed_keeps_the_end_of_the_call_only_for_failing_runs() -> None:
+    """The verdict carries transcript tails for failing runs only; passing runs have none."""
+    v = judge(result(runs_for({101: "pf"})), Policy())
+    by_kind = {r.kind: r for r in v.scenarios[0].runs}
+    assert by_kind["passed"].transcript_tail == []
+    assert [t.content for t in by_kind["agent_failure"].transcript_tail] == [
+        "Hello, how can I help?",
+        "I'd like to book.",
+    ]
+
+
+def test_judge_when_api_text_has_lone_surrogates_every_report_encodes() -> None:
+    """Names, errors and turns with a lone surrogate judge and render to UTF-8 without a crash."""
+    from cekura_ci.report.json_report import render_json
+    from cekura_ci.report.junit import render_junit
+    from cekura_ci.report.markdown import render_console, render_summary
+
+    bad = "Caf\udce9 \ud800"
+    runs = [
+        run(1, outcome="fail", name=bad, error_message=bad, personality_name=bad),
+        run(2, outcome="fail", transcript_object=[{"role": bad, "content": bad}]),
+    ]
+    v = judge(result(runs, name=bad), Policy())
+    assert "\ufffd" in v.scenarios[0].scenario_name + (v.result_name or "")
+    for text in (render_json(v), render_junit(v), render_summary(v), render_console(v)):
+        text.encode("utf-8")

@@ -149,3 +149,85 @@ def test_backoff_when_attempts_grow_is_bounded_and_jittered() -> None:
     assert all(0 < d <= 60 for d in delays) and delays[-1] >= 30
     assert len({round(d, 3) for d in delays}) == len(delays)
     assert backoff.delay(1, retry_after=45) == 45
+
+
+@responses.activate
+def test_wait_when_counts_are_infinite_or_not_numbers_keeps_polling(
+    clock: FakeClock, backoff: Backoff
+) -> None:
+    """Counts of "inf", 1e400 and NaN in a poll read as no count: the wait goes on, no crash."""
+    odd = (
+        '{"id": 77, "status": "running", "total_runs_count": 1e400, "success_runs_count": NaN,'
+        ' "runs": {"1": {"status": "running", "success": NaN, "scenario": "inf",'
+        ' "evaluation": {"metrics": [{"name": "M", "type": "binary", "score": -Infinity}]}},'
+        ' "2": {"id": 1e400}}}'
+    )
+    responses.get(URL, body=odd, content_type="application/json")
+    responses.get(URL, json={**status("running"), "total_runs_count": "inf"})
+    responses.get(URL, json=status("completed"))
+    lines: list[str] = []
+    assert waiter(clock, backoff, lines).wait(77).status == "completed"
+    assert lines[0].endswith("running · 0/1 runs done · 0 passed · 0 failed")
+
+
+LIST = BASE + RESULTS_PATH
+
+
+def big(name: str, run_status: str, runs: int = 200, **extra: object) -> dict:
+    """A result of `runs` runs, each in `run_status`, as the detail gives it."""
+    return {
+        "id": 77,
+        "name": "gate run",
+        "agent": 42,
+        "status": name,
+        "runs": {str(i): {"status": run_status, **extra} for i in range(1, runs + 1)},
+    }
+
+
+def row_page(*rows: dict) -> dict:
+    return {"count": len(rows), "next": None, "results": list(rows)}
+
+
+@responses.activate
+def test_wait_when_result_is_large_polls_its_list_row_and_fetches_the_detail_once_at_the_end(
+    clock: FakeClock, backoff: Backoff
+) -> None:
+    """From 200 runs on, progress comes from the result's row in the results list (no
+    transcripts); the detail is fetched at the start and once more when the row has ended."""
+    detail_running = big("running", "running")
+    responses.get(URL, json=detail_running)
+    other = {**big("running", "running", runs=1), "id": 76}
+    responses.get(LIST, json=row_page(other, big("running", "evaluating")))
+    responses.get(LIST, json=row_page(big("completed", "completed", success=True)))
+    done = big("completed", "completed", success=True, duration="01:00")
+    responses.get(URL, json=done)
+    result = waiter(clock, backoff, []).wait(77)
+    assert result.status == "completed" and result.runs[0].duration == "01:00"
+    urls = [call.request.url for call in responses.calls]
+    assert [u.split("?")[0] for u in urls] == [URL, LIST, LIST, URL]
+    assert "search=gate+run" in urls[1] and "agent_id=42" in urls[1]
+
+
+@responses.activate
+def test_wait_when_large_result_is_not_on_the_list_polls_the_detail(
+    clock: FakeClock, backoff: Backoff
+) -> None:
+    """A row that the search does not find sends polling back to the detail for good."""
+    responses.get(URL, json=big("running", "running"))
+    responses.get(LIST, json=row_page())
+    responses.get(URL, json=big("running", "running"))
+    responses.get(URL, json=big("completed", "completed"))
+    assert waiter(clock, backoff, []).wait(77).status == "completed"
+    urls = [call.request.url.split("?")[0] for call in responses.calls]
+    assert urls == [URL, LIST, URL, URL]
+
+
+@responses.activate
+def test_wait_when_result_is_small_polls_only_its_detail(
+    clock: FakeClock, backoff: Backoff
+) -> None:
+    """Below 200 runs the detail is small enough: no list requests, no extra request at the end."""
+    responses.get(URL, json=big("running", "running", runs=199))
+    responses.get(URL, json=big("completed", "completed", runs=199))
+    assert waiter(clock, backoff, []).wait(77).status == "completed"
+    assert [call.request.url for call in responses.calls] == [URL, URL]
