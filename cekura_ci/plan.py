@@ -129,7 +129,7 @@ def prepare_run(
     log_selection(selection, github)
     price = estimate(body, settings, client, clock, backoff)
     view = _view(settings, selection, body, calls, price, agent_name)
-    _log_plan(view, body, github)
+    _log_plan(view, github)
     _publish(view, settings, github)
     github.set_output("estimated_cost", price.estimated_cost or "")
     return Prepared(body, calls, stop=ExitCode.PASSED)
@@ -307,7 +307,6 @@ def estimate(
                 f"Cekura's answer to the price request says it was not a dry run: look in Cekura "
                 f"for a result named {body['name']!r}."
             )
-            log.warning("%s", notes[-1])
         if answer.estimated_cost is None:
             fields["no_estimate"] = "Cekura's dry run gave no cost"
         fields.update(
@@ -382,7 +381,7 @@ def _view(
     )
 
 
-def _log_plan(view: PlanView, body: dict[str, Any], github: GitHub) -> None:
+def _log_plan(view: PlanView, github: GitHub) -> None:
     github.log(f"Request body that would be sent to POST {view.endpoint}:")
     with github.commands_stopped():
         for line in view.body.splitlines():

@@ -11,8 +11,17 @@ from pydantic import SecretStr
 
 from cekura_ci.catalog import Estimate
 from cekura_ci.client import CekuraClient, make_session
-from cekura_ci.plan import Calls, TooManyCalls, check_max_runs, count_calls, estimate
+from cekura_ci.plan import (
+    Calls,
+    Price,
+    TooManyCalls,
+    _view,
+    check_max_runs,
+    count_calls,
+    estimate,
+)
 from cekura_ci.report.plan import MAX_BODY_CHARS, PlanRow, PlanView, code_block, render_plan
+from cekura_ci.selection import Chosen, Selection
 from cekura_ci.settings import Settings
 from tests.helpers import API_KEY
 
@@ -92,7 +101,7 @@ def price(client: CekuraClient, clock, backoff, **extra: str):
 
 @responses.activate
 def test_estimate_when_cekura_does_not_confirm_a_dry_run_warns_to_look_for_the_result(
-    client: CekuraClient, clock, backoff, caplog: pytest.LogCaptureFixture
+    client: CekuraClient, clock, backoff
 ) -> None:
     """An answer saying `dry_run: false` may mean calls were placed: say where to look."""
     responses.get(BASE + CekuraClient.EXPORT_PATH, json={"version": "1", "scenarios": []})
@@ -104,7 +113,6 @@ def test_estimate_when_cekura_does_not_confirm_a_dry_run_warns_to_look_for_the_r
     found = price(client, clock, backoff)
     assert found.estimated_cost == "3.00" and found.credits_left == "10.00"
     assert any("says it was not a dry run" in note and "'gate'" in note for note in found.notes)
-    assert "says it was not a dry run" in caplog.text
     sent = json.loads(responses.calls[1].request.body)
     assert sent["agent_id"] == 42 and sent["channel"] == "livekit_v2" and sent["frequency"] == 2
     assert responses.calls[1].request.url.endswith("?dry_run=true")
@@ -192,3 +200,29 @@ def test_plan_summary_when_nothing_is_to_run_says_why_and_no_plan() -> None:
     summary = render_plan(view(nothing_to_run="Every scenario passed in result 7.", rows=[]))
     assert summary.startswith("## ✅ Cekura: nothing to re-run")
     assert "Every scenario passed in result 7." in summary and "Request body" not in summary
+
+
+@pytest.mark.parametrize(
+    ("price", "note"),
+    [
+        (
+            Price(estimated_cost="3.00", priced_calls=3),
+            "Cekura priced 3 calls; the run request places 2.",
+        ),
+        (
+            Price(estimated_cost="30.00", credits_left="29.99"),
+            "The estimated cost (30.00) is more than the credits left (29.99).",
+        ),
+    ],
+)
+def test_plan_when_the_price_disagrees_or_exceeds_the_credits_says_so(
+    price: Price, note: str
+) -> None:
+    """A price for another number of calls, or above the credits left, is a warning in the plan."""
+    settings = Settings.from_inputs({"api_key": API_KEY, "agent_id": "42", "scenario_ids": "101"})
+    selection = Selection((Chosen(101, "Book", by=("scenario_ids",)),))
+    shown = _view(settings, selection, BODY, count_calls(BODY), price)
+    assert shown.notes == [note]
+    assert "> [!WARNING]\n> ⚠️ **Note.** " + note.replace("(", "\\(").replace(")", "\\)") in (
+        render_plan(shown)
+    )
