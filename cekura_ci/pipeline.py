@@ -1,4 +1,5 @@
-"""The gate, top to bottom: trigger → wait → judge → report → exit code.
+"""The gate, top to bottom: plan (selection, calls, dry run) → trigger → wait → judge → report →
+exit code.
 
 Everything it touches is passed in (client, GitHub writer, clock), so tests drive it whole.
 """

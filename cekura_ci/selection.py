@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cekura_ci.catalog import Scenario
 from cekura_ci.client import CekuraClient
 from cekura_ci.errors import ResultNotFound
 from cekura_ci.models import Result
@@ -103,6 +104,7 @@ def select(settings: Settings, client: CekuraClient, clock: Clock, backoff: Back
             backoff=backoff,
             budget=settings.max_outage,
         )
+        found = [row for row in found if in_folder(row, settings.scenario_folder)]
         if not found:
             raise SettingsError(
                 [
@@ -128,6 +130,16 @@ def _agent(settings: Settings) -> int:
     if settings.agent_id is None:  # pragma: no cover - Settings refuses a run without one
         raise SettingsError([("agent_id", "expected a positive integer agent id")])
     return settings.agent_id
+
+
+def in_folder(row: Scenario, folder: str) -> bool:
+    """The folder or one of its subfolders (dot-separated: `Booking` holds `Booking.Inbound`, not
+    `BookingFAQ`, nor a scenario in no folder), whatever the server's filter matched; a row that
+    does not carry its folder is trusted."""
+    if not folder or "folder_path" not in row.model_fields_set:
+        return True
+    path = row.folder_path
+    return path is not None and (path == folder or path.startswith(folder + "."))
 
 
 def describe_search(settings: Settings) -> str:

@@ -7,15 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import responses
 import yaml
+from pydantic import SecretStr
 
+from cekura_ci.client import CekuraClient, make_session
 from cekura_ci.scenarios_file import MAX_VALUES, read_scenarios_file
-from cekura_ci.selection import not_passed
+from cekura_ci.selection import not_passed, select
 from cekura_ci.settings import Settings, SettingsError
 from tests import test_entrypoint as e2e
 from tests.factories import result, runs_for
 from tests.helpers import API_KEY
 
+BASE = "https://api.cekura.test"
 run_action = e2e.run_action
 fast_world = e2e.fast_world
 serve_on_clock = e2e.serve_on_clock
@@ -307,3 +311,25 @@ def test_dry_run_example_when_pushed_plans_and_on_a_pull_request_runs_by_tag() -
     assert gate["with"]["dry_run"] == "${{ github.event_name == 'push' }}"
     assert gate["with"]["scenario_tags"] and "scenario_ids" not in gate["with"]
     assert set(gate["with"]) <= set(Settings.input_names())
+
+
+@responses.activate
+def test_folder_search_when_the_server_matches_loosely_keeps_only_the_folder_and_subfolders(
+    clock, backoff
+) -> None:
+    """`Booking` is the folder and what is under `Booking.`; a server's prefix match on the text
+    (`BookingFAQ`) does not widen it."""
+    rows = [
+        {"id": 1, "name": "a", "folder_path": "Booking"},
+        {"id": 2, "name": "b", "folder_path": "Booking.Inbound.Late"},
+        {"id": 3, "name": "c", "folder_path": "BookingFAQ"},
+        {"id": 4, "name": "d", "folder_path": None},
+        {"id": 5, "name": "e"},
+    ]
+    responses.get(
+        BASE + CekuraClient.SCENARIOS_PATH, json={"count": 5, "next": None, "results": rows}
+    )
+    client = CekuraClient(BASE, make_session(SecretStr(API_KEY)))
+    chosen = select(settings(scenario_folder="Booking", api_url=BASE), client, clock, backoff)
+    assert [c.scenario for c in chosen.scenarios] == [1, 2, 5]
+    assert responses.calls[0].request.params["folder_path"] == "Booking"
