@@ -33,7 +33,9 @@ def build_gate(
     settings: Settings, github: GitHub, clock: Clock, context: RunContext | None = None
 ) -> Gate:
     session = make_session(settings.api_key)
-    client = CekuraClient(settings.api_url, session, timeout=settings.request_timeout)
+    client = CekuraClient(
+        settings.api_url, session, timeout=settings.request_timeout, cancel=clock.cancel
+    )
     return Gate(settings, client, github, clock, Backoff(), context or RunContext())
 
 

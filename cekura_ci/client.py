@@ -1,17 +1,34 @@
-"""The Cekura HTTP API: one session, the auth header, HTTP failures → typed errors, answers → models."""
+"""The Cekura HTTP API: one session, the auth header, HTTP failures → typed errors, answers → models.
+
+Every request is bounded as a whole (connect, headers and the entire body within `timeout`
+seconds, however slowly the bytes come), its decoded body is bounded in size, and it stops within
+a fraction of a second when the job is cancelled. To do that the request runs on a worker thread
+while the caller watches the clock and the cancel token; stopping it closes its socket.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
+import re
+import signal
+import socket
+import ssl
+import threading
 import time
+import zlib
 from typing import Any, TypeVar
 
 import requests
 from pydantic import BaseModel, SecretStr, ValidationError
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3 import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3 import poolmanager as urllib3_poolmanager
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.exceptions import ConnectTimeoutError, HTTPError, NewConnectionError
 from urllib3.util.retry import Retry
+from urllib3.util.ssl_match_hostname import CertificateError
 
 from cekura_ci import __version__
 from cekura_ci.catalog import (
@@ -24,24 +41,44 @@ from cekura_ci.catalog import (
     Spec,
 )
 from cekura_ci.errors import (
-    ApiError,
     AuthenticationFailed,
+    BadAnswer,
+    Cancelled,
+    RequestNotSent,
     RequestRejected,
     ResultNotFound,
+    TlsVerificationFailed,
     TransientApiError,
 )
 from cekura_ci.jsonstream import loads_object
 from cekura_ci.models import Result, ResultPage, ShareLink, run_from_api
 from cekura_ci.text import clip
+from cekura_ci.timing import CancelToken
 
 log = logging.getLogger(__name__)
 
 TRIGGER_PATH = "/test_framework/v1/scenarios/run_scenarios_livekit_v2/"
 RESULTS_PATH = "/test_framework/v1/results/"
-RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 MAX_SEARCH_PAGES = 5
+#: Ending a result's calls is cleanup after a cancel or a timeout: it must finish well inside the
+#: 7.5 s between the runner's SIGINT and its SIGTERM.
+END_CALLS_TIMEOUT = 5.0
+#: The largest decoded body we read. The largest real result measured (10,000 runs, 100 scenarios
+#: × 100, ordinary transcripts) is 24.7 MiB of JSON; this allows ten times that, or results with
+#: far longer calls, while a compressed "bomb" (300 KB of gzip that inflates to 314 MB) stops here
+#: instead of taking the runner's memory. Holding and parsing 256 MiB still fits a hosted runner.
+MAX_BODY_BYTES = 256 * 1024 * 1024
+#: How often the caller looks at the clock and the cancel token while a request is in flight.
+_TICK = 0.05
+_READ_CHUNK = 1024 * 1024
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def is_transient_status(status: int) -> bool:
+    """Worth asking again: every 5xx (the server's side, including 501 and the CDN's 520–526),
+    408 Request Timeout and 429 Too Many Requests."""
+    return 500 <= status <= 599 or status in (408, 429)
 
 
 def make_session(api_key: SecretStr) -> requests.Session:
@@ -55,6 +92,7 @@ def make_session(api_key: SecretStr) -> requests.Session:
     session.headers["X-CEKURA-API-KEY"] = api_key.get_secret_value()
     session.headers["User-Agent"] = f"cekura-ci/{__version__} {requests.utils.default_user_agent()}"
     session.headers["Accept"] = "application/json"
+    session.headers["Accept-Encoding"] = "gzip, deflate"  # what _Inflater decodes within bounds
     retry = Retry(
         total=2,
         connect=2,
@@ -65,19 +103,33 @@ def make_session(api_key: SecretStr) -> requests.Session:
         backoff_factor=0.5,
         respect_retry_after_header=False,  # 429 and its Retry-After are handled, and logged, by ride_out
     )
-    adapter = HTTPAdapter(max_retries=retry)
+    adapter = _WatchedAdapter(max_retries=retry)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
 
 
 class CekuraClient:
-    """Speaks the part of Cekura's API that cekura-ci uses; returns models, raises ApiError."""
+    """Speaks the part of Cekura's API that cekura-ci uses; returns models, raises ApiError.
 
-    def __init__(self, base_url: str, session: requests.Session, timeout: float = 30.0) -> None:
+    `timeout` bounds each request as a whole; `cancel` stops any request in flight (and refuses to
+    start one) once the job is cancelled.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        session: requests.Session,
+        timeout: float = 30.0,
+        *,
+        cancel: CancelToken | None = None,
+        max_body: int = MAX_BODY_BYTES,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.session = session
         self.timeout = timeout
+        self.cancel = cancel or CancelToken()
+        self.max_body = max_body
 
     # --- endpoints ------------------------------------------------------------------------
 
@@ -86,7 +138,15 @@ class CekuraClient:
         return self._parse(self._request("POST", TRIGGER_PATH, json=body), Result)
 
     def get_result(self, result_id: int) -> Result:
-        return self._parse(self._request("GET", f"{RESULTS_PATH}{result_id}/"), Result)
+        """The result asked for; an answer about any other result is a BadAnswer, never used."""
+        path = f"{RESULTS_PATH}{result_id}/"
+        result = self._parse(self._request("GET", path), Result)
+        if result.id != result_id:
+            raise BadAnswer(
+                f"GET {path}: Cekura answered with result {result.id} instead of {result_id}; "
+                "the answer was not used"
+            )
+        return result
 
     def find_result_row(self, result_id: int, name: str, agent_id: int | None) -> Result | None:
         """The result's row in the results list: its status and each run's status, without the
@@ -98,15 +158,27 @@ class CekuraClient:
         page = self._parse(self._request("GET", RESULTS_PATH, params=params), ResultPage)
         return next((row for row in page.results if row.id == result_id), None)
 
-    def find_results(self, name: str, agent_id: int | None) -> list[Result]:
-        """Every result whose name is exactly `name` (Cekura's `search` also matches parts)."""
+    def find_results(
+        self, name: str, agent_id: int | None, timeout: float | None = None
+    ) -> list[Result]:
+        """Every result whose name is exactly `name` (Cekura's `search` also matches parts).
+
+        `timeout` bounds the whole search, however many pages it takes.
+        """
         params: dict[str, Any] = {"search": name, "page_size": 50}
         if agent_id is not None:
             params["agent_id"] = agent_id
+        deadline = None if timeout is None else time.monotonic() + timeout
         found: list[Result] = []
         for page in range(1, MAX_SEARCH_PAGES + 1):
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise TransientApiError(
+                    f"GET {RESULTS_PATH}: the search for {name!r} took more than {timeout:g}s"
+                )
             answer = self._parse(
-                self._request("GET", RESULTS_PATH, params={**params, "page": page}), ResultPage
+                self._request("GET", RESULTS_PATH, params={**params, "page": page}, timeout=left),
+                ResultPage,
             )
             found += [r for r in answer.results if (r.name or "").strip() == name.strip()]
             if not answer.next:
@@ -115,7 +187,7 @@ class CekuraClient:
             f"the search for {name!r} matched more than {MAX_SEARCH_PAGES} pages of results"
         )
 
-    def end_calls(self, result_id: int, timeout: float | None = None) -> None:
+    def end_calls(self, result_id: int, timeout: float = END_CALLS_TIMEOUT) -> None:
         self._request("POST", f"{RESULTS_PATH}{result_id}/end_calls/", timeout=timeout)
 
     def create_share_link(self, result_id: int, expire_at: str) -> ShareLink:
@@ -158,7 +230,7 @@ class CekuraClient:
                 found.setdefault(row.id, row)
             if not answer.next:
                 return list(found.values())
-        raise ApiError(
+        raise BadAnswer(
             f"GET {self.SCENARIOS_PATH}: more than {self.MAX_SCENARIO_PAGES} pages of scenarios "
             "match; choose fewer with scenario_tags or scenario_folder"
         )
@@ -197,35 +269,55 @@ class CekuraClient:
         params: dict[str, Any] | None = None,
         timeout: float | None = None,
     ) -> requests.Response:
+        """Send one request and read its whole body, within `timeout` seconds in all.
+
+        Returns the response with its body already read (`response.content` is the bytes), or
+        raises: Cancelled (the job was cancelled), TransientApiError (worth retrying), BadAnswer,
+        RequestRejected, RequestNotSent or TlsVerificationFailed.
+        """
+        limit = timeout if timeout is not None else self.timeout
+        if self.cancel.cancelled:  # nothing is started once the job is cancelled
+            raise Cancelled(self.cancel.signal_number or signal.SIGINT)
         started = time.monotonic()
+        exchange = _Exchange(self.max_body)
+        worker = threading.Thread(
+            target=exchange.run,
+            args=(self.session, method, self.base_url + path),
+            kwargs={
+                "json": json,
+                "params": params,
+                "timeout": (limit, limit),  # per socket operation; the whole is watched below
+                "allow_redirects": False,  # a redirect would carry the key header elsewhere
+            },
+            name=f"cekura-ci {method} {path}",
+            daemon=True,  # a request that was given up on never holds the process open
+        )
+        worker.start()
         try:
-            response = self.session.request(
-                method,
-                self.base_url + path,
-                json=json,
-                params=params,
-                timeout=timeout or self.timeout,
-                # A redirect would carry the key header to wherever Cekura's answer points.
-                allow_redirects=False,
-            )
-        except requests.ConnectionError as exc:
-            reached = not _never_connected(exc)
-            why = "connection refused or unreachable" if not reached else "connection dropped"
-            raise TransientApiError(
-                f"{method} {path}: {why} ({type(_root_cause(exc)).__name__})",
-                reached_server=reached,
-            ) from None
-        except requests.Timeout:
-            raise TransientApiError(
-                f"{method} {path}: no answer within {timeout or self.timeout:g}s"
-            ) from None
-        except requests.RequestException as exc:
-            raise TransientApiError(f"{method} {path}: {type(exc).__name__}") from None
+            while not exchange.done.wait(_TICK):
+                if self.cancel.cancelled:
+                    raise Cancelled(
+                        self.cancel.signal_number or signal.SIGINT,
+                        reached_server=exchange.may_have_reached_server,
+                    )
+                if time.monotonic() - started >= limit:
+                    raise TransientApiError(
+                        f"{method} {path}: no complete answer within {limit:g}s",
+                        reached_server=exchange.may_have_reached_server,
+                    )
+        finally:
+            if not exchange.done.is_set():
+                exchange.stop()
+        if exchange.error is not None:
+            raise _api_error(method, path, exchange.error, limit) from None
+        response = exchange.response
+        assert response is not None  # noqa: S101 - run() sets one of the two
         log.debug(
-            "%s %s → HTTP %s in %.0f ms",
+            "%s %s → HTTP %s, %d bytes in %.0f ms",
             method,
             path,
             response.status_code,
+            len(response.content),
             (time.monotonic() - started) * 1000,
         )
         _raise_for_status(method, path, response)
@@ -246,12 +338,310 @@ class CekuraClient:
             ) from None
 
 
+# --- one request on a worker thread ---------------------------------------------------------
+
+_current = threading.local()
+
+
+class _Stopped(Exception):
+    """Raised on the worker thread when the caller gave up on its request."""
+
+
+class _Exchange:
+    """One request in flight: its outcome, its connection, and whether a byte of it has left."""
+
+    def __init__(self, max_body: int) -> None:
+        self.max_body = max_body
+        self.done = threading.Event()
+        self.response: requests.Response | None = None
+        self.error: BaseException | None = None
+        self.stopped = False
+        #: Our connection classes handle this request, so `sent` below can be trusted.
+        self.watched = False
+        #: The first byte of the request was about to be written to the socket.
+        self.sent = False
+        self._connection: HTTPConnection | None = None
+
+    @property
+    def may_have_reached_server(self) -> bool:
+        return self.sent or not self.watched
+
+    def run(self, session: requests.Session, method: str, url: str, **kwargs: Any) -> None:
+        _current.exchange = self
+        try:
+            response = session.request(method, url, stream=True, **kwargs)
+            try:
+                response._content = self._read_body(response)
+                response._content_consumed = True  # so that close() keeps the connection for reuse
+            finally:
+                response.close()
+            self.response = response
+        except BaseException as exc:  # handed to the caller, who decides what it means
+            self.error = exc
+        finally:
+            _current.exchange = None
+            self.done.set()
+
+    def _read_body(self, response: requests.Response) -> bytes:
+        """The decoded body in one buffer, never more than `max_body` bytes of it decoded.
+
+        gzip and deflate are decoded here rather than by urllib3, so that the limit holds for
+        every urllib3 version (2.8 can repeat output when a gzip member ends on a read boundary).
+        """
+        raw = response.raw
+        encoding = response.headers.get("Content-Encoding", "").strip().lower() or "identity"
+        declared = response.headers.get("Content-Length", "")
+        length = int(declared) if declared.isascii() and declared.isdigit() else None
+        if encoding == "identity":
+            if length is not None:
+                if length > self.max_body:
+                    raise _TooLarge(length, self.max_body)
+                return raw.read(decode_content=False) or b""  # one allocation for the whole body
+            decode = _Inflater(None, self.max_body)
+        elif encoding in _WBITS:
+            decode = _Inflater(encoding, self.max_body)
+        else:
+            raise _NotAsked(encoding)
+        chunks = [
+            decode(chunk)
+            for chunk in iter(lambda: raw.read(_READ_CHUNK, decode_content=False), b"")
+        ]
+        decode.finish()
+        return b"".join(chunks)
+
+    # Called by our connection classes on the worker thread.
+
+    def attach(self, connection: HTTPConnection) -> None:
+        self.watched = True
+        self._connection = connection
+        if self.stopped:
+            connection.close()
+            raise _Stopped
+
+    def sending(self, connection: HTTPConnection) -> None:
+        self.attach(connection)
+        self.sent = True
+
+    # Called by the caller's thread.
+
+    def stop(self) -> None:
+        """Give up on the request: unblock the worker by shutting its socket down."""
+        self.stopped = True
+        sock = getattr(self._connection, "sock", None)
+        if sock is not None:
+            # Already closed, or not a plain socket (TLS inside a TLS proxy): then it is abandoned.
+            with contextlib.suppress(OSError, TypeError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(size, limit)
+        self.size = size
+        self.limit = limit
+
+
+class _NotAsked(Exception):
+    """The answer came in a content encoding we did not offer."""
+
+
+#: zlib's window bits per content encoding: 31 reads a gzip member, 47 a zlib or gzip stream.
+_WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 47}
+
+
+class _Inflater:
+    """Decodes a body as it arrives and refuses to produce more than `limit` bytes in all: gzip
+    (every member; what follows a complete member and does not decode is ignored, as gzip and
+    urllib3 do), deflate (zlib-wrapped or raw), or identity (only counted)."""
+
+    def __init__(self, encoding: str | None, limit: int) -> None:
+        self.encoding = encoding
+        self.limit = limit
+        self.size = 0
+        self._obj = zlib.decompressobj(_WBITS[encoding]) if encoding else None
+        self._members = 0  # complete members (streams) decoded
+        self._ended = False  # nothing more is decoded
+        self._first = b""  # deflate's input until it yields output, should it be raw deflate
+        self._fed = False
+
+    def __call__(self, data: bytes) -> bytes:
+        if self._obj is None:
+            return self._count(data)
+        self._fed = self._fed or bool(data)
+        out: list[bytes] = []
+        if self.encoding == "deflate" and not self.size:
+            self._first += data
+        while data and not self._ended:
+            try:
+                # One byte more than the room left: getting it means the limit is passed.
+                part = self._obj.decompress(data, self.limit - self.size + 1)
+            except zlib.error:
+                if self._members:
+                    self._ended = True  # trailing bytes after a complete member
+                    break
+                if self.encoding != "deflate" or self.size:
+                    raise
+                self.encoding = "raw deflate"  # what some servers send as "deflate"
+                self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+                data, self._first = self._first, b""
+                continue
+            out.append(self._count(part))
+            if not self._obj.eof:
+                data = self._obj.unconsumed_tail  # empty, unless the limit was passed
+                continue
+            self._members += 1
+            data = self._obj.unused_data
+            if self.encoding in ("gzip", "x-gzip"):
+                self._obj = zlib.decompressobj(_WBITS[self.encoding])  # the next member
+            else:
+                self._ended = True
+        return b"".join(out)
+
+    def _count(self, data: bytes) -> bytes:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise _TooLarge(self.size, self.limit)
+        return data
+
+    def finish(self) -> None:
+        if self._fed and not self._members:  # an empty body is just empty
+            raise zlib.error(f"the {self.encoding} stream is cut short")
+
+
+def _exchange() -> _Exchange | None:
+    return getattr(_current, "exchange", None)
+
+
+class WatchedHTTPConnection(HTTPConnection):
+    """Lets the request's exchange find the socket (to stop it) and know when sending begins."""
+
+    def connect(self) -> None:
+        exchange = _exchange()
+        if exchange is not None:
+            exchange.attach(self)
+        super().connect()
+        if exchange is not None:
+            exchange.attach(self)  # stopped while connecting: close before anything is sent
+
+    def send(self, data: Any) -> None:
+        exchange = _exchange()
+        if exchange is not None:
+            if self.sock is None:
+                self.connect()
+            exchange.sending(self)
+        super().send(data)
+
+
+class WatchedHTTPSConnection(WatchedHTTPConnection, HTTPSConnection):
+    pass
+
+
+class _WatchedPool(HTTPConnectionPool):
+    ConnectionCls = WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = WatchedHTTPSConnection
+
+
+def _watch(manager: Any) -> Any:
+    # Only the plain pools are swapped; a SOCKS proxy's pools are left as they are (its requests
+    # are then stopped by abandoning them, and counted as possibly sent).
+    if manager.pool_classes_by_scheme is urllib3_poolmanager.pool_classes_by_scheme:
+        manager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
+    return manager
+
+
+class _WatchedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _watch(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        return _watch(super().proxy_manager_for(proxy, **proxy_kwargs))
+
+
+# --- failures → typed errors ----------------------------------------------------------------
+
+
+_UNUSABLE_URL = (
+    requests.exceptions.URLRequired,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidURL,
+)
+
+
+def _api_error(method: str, path: str, exc: BaseException, limit: float) -> BaseException:
+    """What a failure on the worker thread means, in the domain's words."""
+    where = f"{method} {path}"
+    if isinstance(exc, _TooLarge):
+        return BadAnswer(
+            f"{where}: the answer is larger than the {exc.limit / 2**20:g} MiB that cekura-ci "
+            f"reads (at least {exc.size:,} bytes once decoded); it was not used"
+        )
+    if isinstance(exc, _NotAsked):
+        return BadAnswer(
+            f"{where}: the answer is encoded as {exc}, which cekura-ci did not ask for"
+        )
+    if isinstance(exc, zlib.error):
+        return TransientApiError(f"{where}: the compressed answer could not be decoded")
+    if isinstance(exc, requests.exceptions.InvalidProxyURL):
+        return RequestNotSent(
+            f"{where}: the proxy URL in the environment cannot be used; nothing was sent",
+            fix="Check the job's HTTPS_PROXY and HTTP_PROXY variables.",
+        )
+    if isinstance(exc, _UNUSABLE_URL):
+        return RequestNotSent(
+            f"{where}: api_url does not make a usable URL (its host or port is not valid); "
+            "nothing was sent",
+            fix="Check api_url: a URL such as https://api.cekura.ai, with a valid host name and "
+            "a port from 1 to 65535.",
+        )
+    if isinstance(exc, (requests.exceptions.InvalidJSONError, UnicodeError)):
+        return RequestNotSent(
+            f"{where}: the request body could not be encoded as JSON (NaN and Infinity are not "
+            "JSON); nothing was sent",
+            fix="Check livekit_data: it must be plain JSON, without NaN or Infinity.",
+        )
+    if isinstance(exc, requests.exceptions.InvalidHeader):  # never echo it: it may be the key
+        return RequestNotSent(f"{where}: a request header is not valid; nothing was sent")
+    verify = _certificate_failure(exc)
+    if verify is not None:
+        return TlsVerificationFailed(
+            f"{where}: the TLS certificate of the server could not be verified ({verify}); "
+            "nothing was sent"
+        )
+    if isinstance(exc, requests.ConnectionError):
+        reached = not _never_connected(exc)
+        why = "connection refused or unreachable" if not reached else "connection dropped"
+        return TransientApiError(
+            f"{where}: {why} ({type(_root_cause(exc)).__name__})", reached_server=reached
+        )
+    if isinstance(exc, requests.Timeout):
+        return TransientApiError(f"{where}: no answer within {limit:g}s")
+    if isinstance(exc, (requests.RequestException, HTTPError, OSError)):
+        # Raised while the body was read (reset, cut short, a corrupt gzip stream).
+        return TransientApiError(f"{where}: the answer was cut off ({type(exc).__name__})")
+    return exc  # not a network failure: a bug, shown as one
+
+
+def _certificate_failure(exc: BaseException) -> str | None:
+    """Why verification failed, when the failure is the server's certificate (or its name)."""
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause.verify_message or "certificate verify failed"
+        if isinstance(cause, CertificateError):
+            return "the certificate does not match the host name"
+    return None
+
+
 def _raise_for_status(method: str, path: str, response: requests.Response) -> None:
     status = response.status_code
     if 200 <= status < 300:
         return
     where = f"{method} {path}: HTTP {status}"
-    if status in RETRYABLE_STATUSES:
+    if is_transient_status(status):
         raise TransientApiError(
             f"{where}",
             status=status,
@@ -271,7 +661,7 @@ def _raise_for_status(method: str, path: str, response: requests.Response) -> No
         )
     if 400 <= status < 500:
         raise RequestRejected(f"Cekura refused the request ({where}){detail}", status=status)
-    raise ApiError(f"{where}: unexpected answer{detail}", status=status)
+    raise BadAnswer(f"{where}: not a status HTTP defines{detail}", status=status)
 
 
 def _api_message(response: requests.Response, limit: int = 500) -> str:
@@ -296,18 +686,22 @@ def _api_message(response: requests.Response, limit: int = 500) -> str:
     return ": " + clip(message, limit)
 
 
+_DELTA_SECONDS = re.compile(r"[0-9]+")
+
+
 def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds (delta-seconds or an HTTP date); None if absent or unreadable."""
+    """Retry-After as seconds: delta-seconds (ASCII digits only) or an HTTP date; None if absent
+    or unreadable, so the usual back-off applies."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _DELTA_SECONDS.fullmatch(value):
+        return float(min(int(value), 10**9))
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError, IndexError, OverflowError, OSError):
         return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

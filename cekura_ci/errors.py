@@ -39,10 +39,14 @@ class CekuraCIError(Exception):
     outcome = Outcome.ERROR
     #: What to do next, shown under the message in the job summary.
     hint: str | None = None
+    #: The kind of failure in words, to finish "Waiting stopped because …".
+    because = "of an unexpected error"
 
 
 class ApiError(CekuraCIError):
-    """Cekura answered in a way we cannot use."""
+    """A request to Cekura's API failed, or its answer cannot be used."""
+
+    because = "a request to Cekura's API failed"
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
@@ -53,6 +57,7 @@ class RequestRejected(ApiError):
     """Cekura refused the request (a 4xx that retrying cannot fix); fix the inputs."""
 
     exit_code = ExitCode.USAGE_ERROR
+    because = "Cekura refused a request for the result"
     hint = (
         "Cekura refused the request as sent, so running it again will not help: check that "
         "agent_id and scenario_ids exist and belong to the project of the API key."
@@ -77,6 +82,8 @@ class ResultNotFound(RequestRejected):
 class TransientApiError(ApiError):
     """A failure that may pass: a dropped connection, a timeout, 408, 429, 5xx, a garbled body."""
 
+    because = "Cekura's API failed"
+
     def __init__(
         self,
         message: str,
@@ -92,8 +99,47 @@ class TransientApiError(ApiError):
         self.reached_server = reached_server
 
 
+class BadAnswer(ApiError):
+    """Cekura answered, but not with something we may use: another result, a body past the size
+    limit, a status HTTP does not define. Not retried: asking again gets the same answer."""
+
+    because = "Cekura's answer could not be used"
+    hint = (
+        "Cekura's answer was not used, so nothing was judged from it. Check that api_url points "
+        "at Cekura's API and not at a proxy or portal that answers in its place, then re-run the "
+        "job; if it persists, report it to Cekura with the request shown above."
+    )
+
+
+class RequestNotSent(ApiError):
+    """The request could not be built (an unusable URL, a body that is not valid JSON): nothing left
+    this machine, and sending it again would fail the same way."""
+
+    exit_code = ExitCode.USAGE_ERROR
+    because = "a request could not be sent as built"
+    hint = "Nothing was sent to Cekura. Fix what the message names and run the job again."
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message)
+        if fix:
+            self.hint = f"Nothing was sent to Cekura. {fix}"
+
+
+class TlsVerificationFailed(ApiError):
+    """The server's TLS certificate failed verification: the request never left this machine."""
+
+    because = "the TLS certificate of api_url could not be verified"
+    hint = (
+        "Nothing was sent to Cekura. Check that api_url names Cekura's API. Behind a proxy that "
+        "inspects TLS, point the REQUESTS_CA_BUNDLE environment variable at its CA certificate "
+        "bundle; never turn verification off, since the API key travels with every request."
+    )
+
+
 class GaveUp(CekuraCIError):
     """Cekura stayed unreachable for longer than the outage budget."""
+
+    because = "Cekura's API kept failing"
 
     hint = (
         "Cekura's API or the network to it failed for longer than max_outage allows. Check api_url, "
@@ -118,6 +164,7 @@ class WaitTimedOut(CekuraCIError):
     """The result did not reach a terminal status within the timeout."""
 
     outcome = Outcome.TIMEOUT
+    because = "the timeout was reached"
     hint = (
         "If the runs legitimately take longer, raise timeout (and the job's timeout-minutes), or "
         "run fewer calls at once with frequency or concurrency_limit."
@@ -128,8 +175,16 @@ class Cancelled(CekuraCIError):
     """The job was cancelled by a signal."""
 
     outcome = Outcome.CANCELLED
+    because = "the job was cancelled"
 
-    def __init__(self, signal_number: int) -> None:
+    def __init__(
+        self, signal_number: int, detail: str = "", *, reached_server: bool = False
+    ) -> None:
         name = {2: "SIGINT", 15: "SIGTERM"}.get(signal_number, f"signal {signal_number}")
-        super().__init__(f"The job was cancelled ({name}).")
+        super().__init__(f"The job was cancelled ({name}).{' ' + detail if detail else ''}")
+        self.signal_number = signal_number
         self.exit_code = ExitCode.INTERRUPTED if signal_number == 2 else ExitCode.TERMINATED
+        #: True when a request was in flight: it may have reached Cekura and been acted on.
+        self.reached_server = reached_server
+        #: The result a cancelled trigger turned out to have started, when it was found.
+        self.result_id: int | None = None

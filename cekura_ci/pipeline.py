@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 from pydantic import SecretStr
 
 from cekura_ci import pr_comment
-from cekura_ci.client import CekuraClient
+from cekura_ci.client import END_CALLS_TIMEOUT, CekuraClient
 from cekura_ci.context import RunContext
-from cekura_ci.errors import ApiError, CekuraCIError, ExitCode, GaveUp, Outcome
+from cekura_ci.errors import ApiError, Cancelled, CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub, unwritable_reason
 from cekura_ci.plan import Prepared, prepare_run
 from cekura_ci.settings import Settings, SettingsError, parse_github_token
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_ANNOTATIONS = 10
-END_CALLS_TIMEOUT = 5.0
 
 
 @dataclass
@@ -93,15 +92,24 @@ class Gate:
             infra_failures=self.settings.infra_failures,
         )
 
-    def trigger(self, plan: Prepared) -> tuple[int, int | None]:
-        """The result to wait for, and how many calls this step placed (None: it placed none)."""
+    def trigger(self, plan: Prepared | None = None) -> tuple[int, int | None]:
+        """The result to wait for, and how many calls this step placed (None: it placed none).
+        Without a plan, the request is built from the settings alone."""
+        plan = plan or Prepared()
         if self.settings.result_id is not None:
             self.github.log(
                 f"Waiting for existing Cekura result {self.settings.result_id}; no run is started."
             )
             return self.settings.result_id, None
         self.github.log(f"Starting a Cekura run named {self.settings.name!r} …")
-        started = start_run(self.client, self.settings, self.clock, self.backoff, body=plan.body)
+        try:
+            started = start_run(
+                self.client, self.settings, self.clock, self.backoff, body=plan.body
+            )
+        except Cancelled as exc:
+            if exc.result_id is not None:  # cancelled just as the run started: it was found
+                self.github.set_output("result_id", exc.result_id)
+            raise
         self.github.log(f"Cekura result {started.id}: {len(started.runs)} runs queued.")
         return started.id, len(started.runs) or (plan.calls.total if plan.calls else None)
 
@@ -124,8 +132,13 @@ class Gate:
             )
             return
         try:
-            self.client.end_calls(result_id, timeout=END_CALLS_TIMEOUT)
+            with self.client.cancel.cleanup():  # allowed after a cancel; a further signal stops it
+                self.client.end_calls(result_id, timeout=END_CALLS_TIMEOUT)
             log.info("Ended the live calls of result %s.", result_id)
+        except Cancelled:
+            log.warning(
+                "Could not end the calls of result %s: a further signal stopped it.", result_id
+            )
         except ApiError as exc:  # transient ones too: this is best effort
             log.warning("Could not end the calls of result %s: %s", result_id, exc)
 
@@ -139,10 +152,8 @@ class Gate:
             first = "The job was cancelled before the result finished."
         elif outcome == Outcome.TIMEOUT:
             first = f"The result did not finish within the {self.settings.timeout:g}s timeout."
-        elif isinstance(stopped, GaveUp):
-            first = "Waiting stopped because Cekura's API kept failing."
         else:
-            first = "Waiting stopped because Cekura refused a request for the result."
+            first = f"Waiting stopped because {stopped.because}."
         after = (
             "Its live calls were asked to end."
             if ended
@@ -157,7 +168,7 @@ class Gate:
         )
         try:
             link = self.client.create_share_link(result_id, expire_at.isoformat(timespec="seconds"))
-        except ApiError as exc:  # transient ones too: this is best effort
+        except (ApiError, Cancelled) as exc:  # transient ones too: this is best effort
             log.warning("Could not create a share link for result %s: %s", result_id, exc)
             return None
         return link.shareable_link

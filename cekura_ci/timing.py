@@ -23,25 +23,48 @@ T = TypeVar("T")
 
 
 class CancelToken:
-    """Set by SIGINT/SIGTERM; remembers the first signal, which decides the exit code."""
+    """Set by SIGINT/SIGTERM; remembers the first signal, which decides the exit code.
+
+    Everything that waits watches it: sleeps, and every HTTP request (see CekuraClient), which is
+    abandoned and its connection closed as soon as the token is set.
+    """
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self.signal_number: int | None = None
+        #: How many signals arrived; during `cleanup()` only those beyond `_set_aside` count.
+        self.signals = 0
+        self._set_aside = 0
         self._interruptible = False
 
     @property
     def cancelled(self) -> bool:
-        return self.event.is_set()
+        return self.signals > self._set_aside
 
     def cancel(self, signal_number: int = signal.SIGINT) -> None:
         if self.signal_number is None:
             self.signal_number = int(signal_number)
+        self.signals += 1
         self.event.set()
 
     def check(self) -> None:
-        if self.signal_number is not None:
-            raise Cancelled(self.signal_number)
+        if self.cancelled:
+            raise Cancelled(self.signal_number or signal.SIGINT)
+
+    @contextlib.contextmanager
+    def cleanup(self) -> Iterator[None]:
+        """Tidying up after a cancel (ending the calls): the signals received so far are set aside,
+        so the cleanup may send its requests, and the next one (the runner's SIGTERM, which comes
+        about 7.5 s after its SIGINT) stops it at once."""
+        saved = self._set_aside
+        self._set_aside = self.signals
+        self.event.clear()
+        try:
+            yield
+        finally:
+            self._set_aside = saved
+            if self.cancelled:
+                self.event.set()
 
     def install(self) -> None:
         """Take over SIGINT and SIGTERM (only possible from the main thread)."""
@@ -57,7 +80,8 @@ class CancelToken:
 
     @contextlib.contextmanager
     def interruptible(self) -> Iterator[None]:
-        """While inside, a signal also breaks a blocking HTTP call instead of waiting it out."""
+        """While inside, a signal raises Cancelled wherever the main thread is, so that long work
+        between two requests (parsing a large answer) stops too, not only the waits."""
         self._interruptible = True
         try:
             self.check()

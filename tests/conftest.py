@@ -118,7 +118,10 @@ def make_gate(
         github = GitHub(environ if environ is not None else github_env(workspace), stream)
         github.mask(settings.api_key.get_secret_value())
         client = CekuraClient(
-            settings.api_url, make_session(settings.api_key), timeout=settings.request_timeout
+            settings.api_url,
+            make_session(settings.api_key),
+            timeout=settings.request_timeout,
+            cancel=clock.cancel,
         )
         return Gate(settings, client, github, clock, backoff), stream
 

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 
 import pytest
 import requests
 import responses
 from pydantic import SecretStr
 
-from cekura_ci.client import RESULTS_PATH, TRIGGER_PATH, CekuraClient, make_session
+from cekura_ci.client import (
+    RESULTS_PATH,
+    TRIGGER_PATH,
+    CekuraClient,
+    _Inflater,
+    _retry_after,
+    _TooLarge,
+    make_session,
+)
 from cekura_ci.errors import (
     AuthenticationFailed,
+    BadAnswer,
+    ExitCode,
+    RequestNotSent,
     RequestRejected,
     ResultNotFound,
     TransientApiError,
@@ -70,11 +83,13 @@ def test_request_when_404_raises_not_found(client: CekuraClient) -> None:
 
 
 @responses.activate
-@pytest.mark.parametrize("status", [408, 500, 502, 503, 504])
+@pytest.mark.parametrize(
+    "status", [408, 500, 501, 502, 503, 504, 505, 507, 520, 521, 522, 523, 524, 599]
+)
 def test_request_when_server_fails_is_transient_and_may_have_reached_it(
     client: CekuraClient, status: int
 ) -> None:
-    """408 and 5xx are worth retrying, but the request may have been processed."""
+    """408 and every 5xx (not a list of favourites) are worth retrying, but may have been processed."""
     responses.get(BASE + RESULTS_PATH + "5/", status=status, body="<html>oops</html>")
     with pytest.raises(TransientApiError) as info:
         client.get_result(5)
@@ -199,3 +214,116 @@ def test_share_link_when_created_sends_expiry(client: CekuraClient) -> None:
     link = client.create_share_link(5, "2026-12-01T00:00:00+00:00")
     assert link.shareable_link == "https://x/t"
     assert json.loads(responses.calls[0].request.body) == {"expire_at": "2026-12-01T00:00:00+00:00"}
+
+
+@responses.activate
+@pytest.mark.parametrize("value", ["²", "١٧", "17.5", "-3", "1e3", " ", "Fri, 99 Foo 2026"])
+def test_request_when_retry_after_is_not_delta_seconds_or_a_date_ignores_it(
+    client: CekuraClient, value: str
+) -> None:
+    """`²` is a digit to isdigit() that float() refuses: only ASCII digits are delta-seconds."""
+    responses.get(BASE + RESULTS_PATH + "5/", status=429, headers={"Retry-After": value})
+    with pytest.raises(TransientApiError) as info:
+        client.get_result(5)
+    assert info.value.retry_after is None
+
+
+def test_retry_after_when_digits_or_an_http_date_reads_seconds() -> None:
+    """Both forms of RFC 9110 still work; a date in the past means now."""
+    assert _retry_after("17") == 17.0 and _retry_after(" 0 ") == 0.0
+    assert (
+        _retry_after("Fri, 01 Jan 2100 00:00:00 GMT") > 0
+        and _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+    )
+
+
+@responses.activate
+def test_get_result_when_answer_is_for_another_result_is_a_bad_answer(client: CekuraClient) -> None:
+    """`GET /results/7/` answering `"id": 8` is never taken for result 7, nor retried."""
+    responses.get(BASE + RESULTS_PATH + "7/", json={"id": 8, "status": "completed", "runs": {}})
+    with pytest.raises(BadAnswer, match="answered with result 8 instead of 7") as info:
+        client.get_result(7)
+    assert not isinstance(info.value, TransientApiError) and info.value.exit_code == 3
+
+
+@responses.activate
+def test_request_when_status_is_not_http_is_a_bad_answer(client: CekuraClient) -> None:
+    responses.get(BASE + RESULTS_PATH + "7/", status=600)
+    with pytest.raises(BadAnswer, match="HTTP 600"):
+        client.get_result(7)
+
+
+@responses.activate
+def test_trigger_when_body_cannot_be_encoded_sends_nothing_and_says_so(
+    client: CekuraClient,
+) -> None:
+    """NaN is not JSON: the request never leaves, so it is a usage error, not "may have reached"."""
+    with pytest.raises(RequestNotSent, match="could not be encoded as JSON") as info:
+        client.trigger_run({"livekit_data": {"config": {"t": float("nan")}}})
+    assert info.value.exit_code == ExitCode.USAGE_ERROR and len(responses.calls) == 0
+    assert "livekit_data" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize(
+    "url", ["https://a b", "https://api.cekura.test:99999", "https://[::1", "api.cekura.test"]
+)
+def test_request_when_url_is_unusable_sends_nothing_and_names_api_url(url: str) -> None:
+    client = CekuraClient(url, make_session(SecretStr(KEY)), timeout=3)
+    with pytest.raises(RequestNotSent, match="api_url") as info:
+        client.trigger_run({})
+    assert info.value.exit_code == ExitCode.USAGE_ERROR
+    assert "api_url" in (info.value.hint or "") and KEY not in str(info.value)
+
+
+@responses.activate
+def test_request_when_cancelled_before_sending_sends_nothing(client: CekuraClient) -> None:
+    from cekura_ci.errors import Cancelled
+
+    client.cancel.cancel(15)
+    with pytest.raises(Cancelled) as info:
+        client.trigger_run({})
+    assert not info.value.reached_server and info.value.exit_code == 143
+    assert len(responses.calls) == 0
+
+
+@responses.activate
+def test_request_when_answered_returns_the_body_already_read(client: CekuraClient) -> None:
+    """The promise to `_parse`: `content` is the bytes, read in full, the connection released."""
+    responses.get(BASE + RESULTS_PATH + "7/", body=b'{"id": 7}', content_type="application/json")
+    response = client._request("GET", RESULTS_PATH + "7/")
+    assert response.content == b'{"id": 7}' and response.raw.closed
+
+
+def inflate(encoding: str | None, body: bytes, limit: int = 10**7, step: int = 2**20) -> bytes:
+    decode = _Inflater(encoding, limit)
+    out = b"".join(decode(body[i : i + step]) for i in range(0, len(body), step))
+    decode.finish()
+    return out
+
+
+MEMBER = bytes(2**20)  # decodes to exactly one read's worth: the boundary urllib3 2.8 repeats at
+
+
+@pytest.mark.parametrize("step", [1, 1000, 2**20], ids=["byte", "small", "read-sized"])
+def test_inflate_when_body_is_encoded_decodes_every_form_within_the_limit(step: int) -> None:
+    """gzip with several members (ending on read boundaries), zlib and raw deflate, identity."""
+    text = b'{"id": 7, "status": "completed"}' * 40
+    raw = zlib.compressobj(wbits=-15)
+    assert inflate("gzip", gzip.compress(MEMBER) * 3, step=step) == MEMBER * 3
+    assert inflate("gzip", gzip.compress(text) + b"\0\0junk", step=step) == text
+    assert inflate("deflate", zlib.compress(text), step=step) == text
+    assert inflate("deflate", raw.compress(text) + raw.flush(), step=step) == text
+    assert inflate(None, text, step=step) == text and inflate("gzip", b"") == b""
+
+
+def test_inflate_when_output_passes_the_limit_stops_one_byte_past_it() -> None:
+    """A bomb is decoded no further than the limit, whatever its size."""
+    decode = _Inflater("gzip", 2**20)
+    with pytest.raises(_TooLarge) as info:
+        decode(gzip.compress(bytes(64 * 2**20)))
+    assert info.value.size == 2**20 + 1
+
+
+def test_inflate_when_stream_is_cut_short_says_so() -> None:
+    with pytest.raises(zlib.error):
+        inflate("gzip", gzip.compress(b"x" * 5000)[:-6])

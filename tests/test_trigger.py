@@ -11,7 +11,7 @@ import requests
 import responses
 
 from cekura_ci.client import RESULTS_PATH, TRIGGER_PATH, CekuraClient, make_session
-from cekura_ci.errors import AmbiguousTrigger, GaveUp, RequestRejected
+from cekura_ci.errors import AmbiguousTrigger, Cancelled, GaveUp, RequestRejected
 from cekura_ci.settings import Settings
 from cekura_ci.timing import Backoff
 from cekura_ci.trigger import run_request, start_run
@@ -88,12 +88,15 @@ def test_trigger_when_429_retries_after_waiting(
     [
         {"body": requests.ConnectionError("Connection aborted: RemoteDisconnected")},
         {"body": requests.ReadTimeout("read timed out")},
+        {"status": 501},
         {"status": 502},
         {"status": 503},
         {"status": 504},
+        {"status": 520},
         {"body": "<html>gateway</html>", "content_type": "text/html"},
+        {"status": 600},
     ],
-    ids=["reset", "read-timeout", "502", "503", "504", "html-200"],
+    ids=["reset", "read-timeout", "501", "502", "503", "504", "520", "html-200", "status-600"],
 )
 def test_trigger_when_failure_is_ambiguous_and_run_exists_adopts_it(
     make_settings, clock, backoff, failure
@@ -236,3 +239,27 @@ def test_trigger_when_the_same_name_was_created_just_now_adopts_it(
     )
     assert start(make_settings(api_url=BASE), clock, backoff, wall_clock=at_3am).id == 2
     assert posts() == 1
+
+
+@responses.activate
+def test_trigger_when_the_lookup_is_refused_stops_and_names_the_result(
+    make_settings, clock, backoff
+) -> None:
+    """Any failure of the lookup after an ambiguous POST leaves the run undecided: name it."""
+    responses.post(BASE + TRIGGER_PATH, status=502)
+    responses.get(BASE + RESULTS_PATH, status=403, json={"detail": "no"})
+    with pytest.raises(AmbiguousTrigger, match=f"Look for a result named {NAME!r}"):
+        start(make_settings(api_url=BASE), clock, backoff)
+    assert posts() == 1
+
+
+@responses.activate
+def test_trigger_when_cancelled_while_waiting_out_a_429_says_no_run_was_started(
+    make_settings, clock, backoff
+) -> None:
+    """429 means nothing was done: a cancel in the wait after it has no run to name or end."""
+    responses.post(BASE + TRIGGER_PATH, status=429, headers={"Retry-After": "20"})
+    clock.at(10, lambda: clock.cancel.cancel(2))
+    with pytest.raises(Cancelled, match="No run was started") as info:
+        start(make_settings(api_url=BASE), clock, backoff)
+    assert info.value.exit_code == 130 and posts() == 1 and searched() == []
