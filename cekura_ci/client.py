@@ -31,6 +31,15 @@ from urllib3.util.retry import Retry
 from urllib3.util.ssl_match_hostname import CertificateError
 
 from cekura_ci import __version__
+from cekura_ci.catalog import (
+    Agent,
+    BillingInfo,
+    Estimate,
+    EstimateAnswer,
+    Scenario,
+    ScenarioPage,
+    Spec,
+)
 from cekura_ci.errors import (
     AuthenticationFailed,
     BadAnswer,
@@ -200,6 +209,66 @@ class CekuraClient:
         if agent_id is not None:
             params["agent_id"] = agent_id
         return self._parse(self._request("GET", RESULTS_PATH, params=params), ResultPage)
+
+    # --- the catalogue, billing and the dry-run price: nothing here places a call ----------
+
+    SCENARIOS_PATH = "/test_framework/v1/scenarios/"
+    EXPORT_PATH = "/test_framework/v1/scenarios/export_scenarios/"
+    ESTIMATE_PATH = "/test_framework/v1/scenarios/run_scenarios_json/"
+    AGENTS_PATH = "/test_framework/v1/aiagents/"
+    BILLING_PATH = "/test_framework/billing/info/"
+    SCENARIO_PAGE_SIZE = 100
+    MAX_SCENARIO_PAGES = 200
+
+    def list_scenarios(
+        self,
+        agent_id: int,
+        *,
+        tags: tuple[str, ...] = (),
+        tag_filter_type: str = "or",
+        folder_path: str = "",
+    ) -> list[Scenario]:
+        """Every scenario of the agent that matches, from every page, each once, in list order."""
+        params: dict[str, Any] = {"agent_id": agent_id, "page_size": self.SCENARIO_PAGE_SIZE}
+        if tags:
+            params.update(tags=",".join(tags), tag_filter_type=tag_filter_type)
+        if folder_path:
+            params["folder_path"] = folder_path
+        found: dict[int, Scenario] = {}
+        for page in range(1, self.MAX_SCENARIO_PAGES + 1):
+            response = self._request("GET", self.SCENARIOS_PATH, params={**params, "page": page})
+            answer = self._parse(response, ScenarioPage)
+            for row in answer.results:
+                found.setdefault(row.id, row)
+            if not answer.next:
+                return list(found.values())
+        raise BadAnswer(
+            f"GET {self.SCENARIOS_PATH}: more than {self.MAX_SCENARIO_PAGES} pages of scenarios "
+            "match; choose fewer with scenario_tags or scenario_folder"
+        )
+
+    def get_scenario(self, scenario_id: int) -> Scenario:
+        return self._parse(self._request("GET", f"{self.SCENARIOS_PATH}{scenario_id}/"), Scenario)
+
+    def get_agent(self, agent_id: int) -> Agent:
+        return self._parse(self._request("GET", f"{self.AGENTS_PATH}{agent_id}/"), Agent)
+
+    def export_scenarios(self, scenario_ids: list[int], agent_id: int) -> dict[str, Any]:
+        """The scenarios as a test-suite spec (`export_type=json`), for the dry-run price."""
+        params = {
+            "scenario_ids": ",".join(map(str, scenario_ids)),
+            "agent_id": agent_id,
+            "export_type": "json",
+        }
+        return self._parse(self._request("GET", self.EXPORT_PATH, params=params), Spec).root
+
+    def estimate_run(self, body: dict[str, Any]) -> Estimate:
+        """POST a spec with `dry_run=true`: Cekura validates and prices it, and creates nothing."""
+        response = self._request("POST", self.ESTIMATE_PATH, json=body, params={"dry_run": "true"})
+        return Estimate.from_answer(self._parse(response, EstimateAnswer).root)
+
+    def billing_info(self) -> BillingInfo:
+        return self._parse(self._request("GET", self.BILLING_PATH), BillingInfo)
 
     # --- plumbing -------------------------------------------------------------------------
 

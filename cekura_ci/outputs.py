@@ -31,6 +31,10 @@ OUTPUTS: dict[str, str] = {
     "junit_file": "Path of the JUnit XML report, when junit_file was given.",
     "report_file": "Path of the JSON report, when report_file was given.",
     "result_url": "Public share link of the result, when share_link is true.",
+    "planned_runs": "Number of calls the run request places (scenarios × frequency × personalities × "
+    "test profiles), set before the run starts; in a dry run, the calls it would place.",
+    "estimated_cost": "Cekura's estimated cost of the planned calls in credits, as a decimal such as "
+    "12.50; set by a dry run, empty when Cekura could not price it.",
     "comment_url": "URL of the pull-request comment written or updated, when comment is not off "
     "and it could be written.",
 }

@@ -1,4 +1,5 @@
-"""The gate, top to bottom: trigger → wait → judge → report → exit code.
+"""The gate, top to bottom: plan (selection, calls, dry run) → trigger → wait → judge → report →
+exit code.
 
 Everything it touches is passed in (client, GitHub writer, clock), so tests drive it whole.
 """
@@ -19,6 +20,7 @@ from cekura_ci.client import END_CALLS_TIMEOUT, CekuraClient
 from cekura_ci.context import RunContext
 from cekura_ci.errors import ApiError, Cancelled, CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub, unwritable_reason
+from cekura_ci.plan import Prepared, prepare_run
 from cekura_ci.settings import Settings, SettingsError, parse_github_token
 from cekura_ci.text import one_line, redact, redact_data
 from cekura_ci.timing import Backoff, Clock
@@ -47,7 +49,10 @@ class Gate:
 
     def run(self) -> ExitCode:
         check_report_paths(self.settings)
-        result_id = self.trigger()
+        plan = prepare_run(self.settings, self.client, self.github, self.clock, self.backoff)
+        if plan.stop is not None:  # a dry run, or nothing to re-run: nothing was started
+            return plan.stop
+        result_id, calls_placed = self.trigger(plan)
         # At once: later steps have the id even if this one dies while waiting.
         self.github.set_output("result_id", result_id)
         waiter = Waiter(
@@ -66,6 +71,7 @@ class Gate:
         verdict = judge(
             waiter.last_result, self.policy, result_id=result_id, interruption=interruption
         )
+        verdict = verdict.model_copy(update={"calls_placed": calls_placed})
         if stopped:
             verdict = verdict.model_copy(
                 update={"notes": self.interruption_notes(result_id, stopped)}
@@ -89,21 +95,26 @@ class Gate:
             infra_failures=self.settings.infra_failures,
         )
 
-    def trigger(self) -> int:
+    def trigger(self, plan: Prepared | None = None) -> tuple[int, int | None]:
+        """The result to wait for, and how many calls this step placed (None: it placed none).
+        Without a plan, the request is built from the settings alone."""
+        plan = plan or Prepared()
         if self.settings.result_id is not None:
             self.github.log(
                 f"Waiting for existing Cekura result {self.settings.result_id}; no run is started."
             )
-            return self.settings.result_id
+            return self.settings.result_id, None
         self.github.log(f"Starting a Cekura run named {self.settings.name!r} …")
         try:
-            started = start_run(self.client, self.settings, self.clock, self.backoff)
+            started = start_run(
+                self.client, self.settings, self.clock, self.backoff, body=plan.body
+            )
         except Cancelled as exc:
             if exc.result_id is not None:  # cancelled just as the run started: it was found
                 self.github.set_output("result_id", exc.result_id)
             raise
         self.github.log(f"Cekura result {started.id}: {len(started.runs)} runs queued.")
-        return started.id
+        return started.id, len(started.runs) or (plan.calls.total if plan.calls else None)
 
     def wait(self, waiter: Waiter, result_id: int) -> CekuraCIError | None:
         """Wait; a timeout, cancellation, outage or refusal is returned to be reported, not raised."""

@@ -278,6 +278,31 @@ def parse_probability(value: Any) -> float:
     return number
 
 
+def parse_tags(value: Any) -> tuple[str, ...]:
+    """Tags separated by commas or newlines (a tag may hold spaces, never a comma: Cekura's
+    `tags` filter is comma-separated), each once, in the order given."""
+    tokens = [str(v).strip() for v in value] if isinstance(value, (list, tuple)) else None
+    if tokens is None:
+        tokens = _tokens(str(value), r"[,\n]+")
+    if any("," in tok for tok in tokens):
+        raise ValueError("expected tags without commas (commas separate tags)")
+    return tuple(dict.fromkeys(tok for tok in tokens if tok))
+
+
+def parse_folder(value: Any) -> str:
+    """A dot-separated folder path such as `Booking.Inbound`; empty when not given."""
+    text = str(value).strip()
+    if not text:
+        return ""
+    if not text.isprintable():
+        raise ValueError("expected one folder path on one line, such as Booking.Inbound")
+    if any(not part.strip() for part in text.split(".")):
+        raise ValueError(
+            "expected a dot-separated folder path such as Booking.Inbound, without empty parts"
+        )
+    return text
+
+
 MIN_API_KEY_LENGTH = 16
 
 
@@ -325,6 +350,8 @@ OptionalPercent = Annotated[float | None, BeforeValidator(parse_percent)]
 Flag = Annotated[bool, BeforeValidator(parse_bool)]
 Path = Annotated[str, BeforeValidator(parse_path)]
 OptionalPositiveInt = Annotated[int | None, BeforeValidator(bounded_int(1))]
+Tags = Annotated[tuple[str, ...], BeforeValidator(parse_tags)]
+Folder = Annotated[str, BeforeValidator(parse_folder)]
 
 
 def _input(
@@ -350,6 +377,7 @@ JUDGING = "Judging"
 COMPARING = "Comparison with the base branch"
 WAITING = "Waiting"
 REPORTS = "Reports"
+COST = "Cost"
 
 
 class Settings(BaseModel):
@@ -372,7 +400,42 @@ class Settings(BaseModel):
         (),
         group=SELECTION,
         description="Scenario ids to run: positive integers separated by commas, spaces or "
-        "newlines. Required unless `result_id` is given.",
+        "newlines. One of the selectors (`scenario_ids`, `scenario_tags`, `scenario_folder`, "
+        "`scenarios_file`, `rerun_failed_from`) is required unless `result_id` is given; the "
+        "scenarios they choose are run together, each once.",
+    )
+    scenario_tags: Tags = _input(
+        (),
+        group=SELECTION,
+        description="Also run the agent's scenarios that carry these tags (separated by commas or "
+        "newlines; combined as `tag_match` says), looked up in Cekura before the run.",
+    )
+    tag_match: Literal["any", "all", "none"] = _input(
+        "any",
+        group=SELECTION,
+        description="How `scenario_tags` choose: scenarios with `any` of the tags, with `all` of "
+        "them, or with `none` of them (Cekura's `tag_filter_type` or, and, not).",
+    )
+    scenario_folder: Folder = _input(
+        "",
+        group=SELECTION,
+        description="Also run the agent's scenarios in this folder, subfolders included "
+        "(dot-separated: `Booking` includes `Booking.Inbound`). With `scenario_tags`, only the "
+        "tagged scenarios in the folder.",
+    )
+    scenarios_file: Path = _input(
+        "",
+        group=SELECTION,
+        description="Also run the scenarios a YAML or JSON file of the repository lists "
+        "(relative to the workspace), each as `scenario: <id>` with an optional "
+        "`publish_data_message` object, which is sent to the LiveKit room exactly as written.",
+    )
+    rerun_failed_from: OptionalPositiveInt = _input(
+        None,
+        group=SELECTION,
+        description="A result id: run only the scenarios that did not pass in that result (with "
+        "other selectors, only those of theirs). When every one passed, say so and exit 0 "
+        "without a run.",
     )
     frequency: Annotated[int, BeforeValidator(bounded_int(1, 100))] = _input(
         1, group=SELECTION, description="How many times each scenario runs (1–100)."
@@ -500,6 +563,21 @@ class Settings(BaseModel):
         description="Wait for, judge and report this existing result instead of starting a run "
         "(useful when a job is re-run).",
     )
+    max_runs: Annotated[int, BeforeValidator(bounded_int(0))] = _input(
+        500,
+        group=COST,
+        description="Refuse to start a run (exit 2, nothing sent) that would place more calls than "
+        "this: scenarios × frequency × personalities × test profiles (when overridden). `0`: no "
+        "limit.",
+    )
+    dry_run: Flag = _input(
+        False,
+        group=COST,
+        description="Do everything up to starting the run, then stop with exit 0: resolve the "
+        "selection, check that the agent and every scenario exist, print the exact request body, "
+        "the number of calls and, where Cekura can price it, the estimated cost and the credits "
+        "left. Nothing is started or charged.",
+    )
     end_calls_on_cancel: Flag = _input(
         True,
         group=WAITING,
@@ -602,17 +680,44 @@ class Settings(BaseModel):
             )
 
     def check_run_or_result(self) -> None:
-        """A run needs an agent and scenarios, unless it waits for an existing result."""
+        """A run needs an agent and a selector, unless it waits for an existing result."""
         if self.result_id is not None:
+            if self.dry_run:
+                raise SettingsError(
+                    [
+                        (
+                            "dry_run",
+                            "expected false with result_id: a dry run plans a new run, "
+                            "result_id waits for one that exists",
+                        )
+                    ]
+                )
             return
         if self.agent_id is None:
             raise SettingsError(
                 [("agent_id", "expected a positive integer agent id (or a result_id to wait for)")]
             )
-        if not self.scenario_ids:
+        if not any(getattr(self, name) for name in SELECTORS):
             raise SettingsError(
-                [("scenario_ids", "expected at least one scenario id (or a result_id to wait for)")]
+                [
+                    (
+                        "scenario_ids",
+                        "expected at least one scenario id, or scenario_tags, scenario_folder, "
+                        "scenarios_file or rerun_failed_from to choose scenarios (or a result_id "
+                        "to wait for)",
+                    )
+                ]
             )
+
+
+#: The inputs that choose scenarios; any one of them is enough for a run.
+SELECTORS = (
+    "scenario_ids",
+    "scenario_tags",
+    "scenario_folder",
+    "scenarios_file",
+    "rerun_failed_from",
+)
 
 
 def read_inputs(environ: Mapping[str, str], prefix: str) -> dict[str, str | None]:

@@ -52,11 +52,16 @@ def _created_at(result: Result) -> dt.datetime | None:
     return created if created.tzinfo else created.replace(tzinfo=dt.timezone.utc)
 
 
-def run_request(settings: Settings) -> dict[str, Any]:
-    """The RunLivekitScenarios body; optional fields are sent only when given."""
+def run_request(
+    settings: Settings, scenarios: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The RunLivekitScenarios body; optional fields are sent only when given. `scenarios`: the
+    items the selection resolved (default: `scenario_ids`, without messages)."""
+    if scenarios is None:
+        scenarios = [{"scenario": scenario} for scenario in settings.scenario_ids]
     body: dict[str, Any] = {
         "agent": settings.agent_id,
-        "scenarios": [{"scenario": scenario} for scenario in settings.scenario_ids],
+        "scenarios": scenarios,
         "frequency": settings.frequency,
         "name": settings.name,
     }
@@ -79,8 +84,9 @@ def start_run(
     clock: Clock,
     backoff: Backoff,
     wall_clock: Callable[[], dt.datetime] = _utc_now,
+    body: dict[str, Any] | None = None,
 ) -> Result:
-    body = run_request(settings)
+    body = body if body is not None else run_request(settings)  # the plan's, as printed
     since = wall_clock() - CLOCK_SKEW
     maybe_created = False  # a POST may have reached Cekura and not been accounted for yet
     try:

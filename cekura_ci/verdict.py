@@ -151,6 +151,8 @@ class Verdict(_Frozen):
     #: Each scenario over the last results of the branch (the `history` input).
     history: History | None = None
     history_notes: list[str] = Field(default_factory=list)
+    #: Calls the step's run request placed (None when it waited for an existing result).
+    calls_placed: int | None = None
 
     @property
     def failed_scenarios(self) -> list[ScenarioVerdict]:
