@@ -18,7 +18,8 @@ from cekura_ci.client import CekuraClient, make_session
 from cekura_ci.context import RunContext
 from cekura_ci.errors import CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub, configure_logging
-from cekura_ci.pipeline import Gate, publish_error
+from cekura_ci.pipeline import Gate
+from cekura_ci.publish import publish_error
 from cekura_ci.settings import MIN_API_KEY_LENGTH, Settings, SettingsError, read_inputs
 from cekura_ci.text import redact
 from cekura_ci.timing import Backoff, CancelToken, Clock

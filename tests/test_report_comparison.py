@@ -10,7 +10,7 @@ import re
 
 from cekura_ci.comparison import Baseline
 from cekura_ci.gating import baseline_of, compared, decide, outcomes, point
-from cekura_ci.pipeline import redacted
+from cekura_ci.publish import redacted
 from cekura_ci.report.compared import mermaid_label, pass_rate_chart
 from cekura_ci.report.json_report import render_json
 from cekura_ci.report.markdown import (
