@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from cekura_ci.earlier import FINISHED, Earlier
 from cekura_ci.errors import CekuraCIError
 from cekura_ci.gating import baseline_of, judged_runs, parse_time
 from cekura_ci.settings import Settings
+from cekura_ci.text import clip, encodable, one_line
 from cekura_ci.verdict import SCHEMA_VERSION, Policy, judge
 
 log = logging.getLogger(__name__)
@@ -161,7 +163,15 @@ def _by_id(result_id: int, earlier: Earlier, *, policy: Policy, exclude_id: int 
 def _count(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise ValueError("not a count")
-    return max(0, int(float(value)))
+    number = float(value)
+    if not math.isfinite(number):  # "1e400", Infinity: int() would raise OverflowError
+        raise ValueError("not a count")
+    return max(0, int(number))
+
+
+def _text(value: Any) -> str | None:
+    """A name from the file, safe to write: lone surrogates (legal in JSON) become U+FFFD."""
+    return encodable(value) if isinstance(value, str) else None
 
 
 class _ReportScenario(BaseModel):
@@ -197,9 +207,9 @@ class _ReportScenario(BaseModel):
             raise ValueError("a scenario with neither id nor name")
         return ScenarioTally(
             scenario_id=self.scenario_id,
-            scenario_name=self.scenario_name or f"Scenario {self.scenario_id}",
-            personality_name=self.personality_name,
-            test_profile_name=self.test_profile_name,
+            scenario_name=_text(self.scenario_name) or f"Scenario {self.scenario_id}",
+            personality_name=_text(self.personality_name),
+            test_profile_name=_text(self.test_profile_name),
             passed=min(passed, total),
             judged=max(0, total - infra - unfinished),
         )
@@ -214,6 +224,8 @@ def read_report(path: str) -> Baseline:
         if size > MAX_REPORT_BYTES:
             raise NoBaseline(f"the report file {path!r} is larger than 200 MB.")
         data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except RecursionError:  # nested deeper than the parser's stack; no report of ours is
+        raise NoBaseline(f"the report file {path!r} is not a cekura-ci JSON report.") from None
     except FileNotFoundError:
         raise NoBaseline(f"the report file {path!r} does not exist.") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -223,7 +235,15 @@ def read_report(path: str) -> Baseline:
     if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
         raise NoBaseline(f"{path!r} is not a cekura-ci JSON report (it has no scenarios).")
     version = data.get("schema_version")
-    if isinstance(version, int) and version > SCHEMA_VERSION:
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 1
+    ):
+        shown = json.dumps(version) if isinstance(version, (str, int, float)) else "of another kind"
+        raise NoBaseline(
+            f"{path!r} has schema_version {clip(one_line(shown), 40)}, which is not a version "
+            "cekura-ci writes."
+        )
+    if version is not None and version > SCHEMA_VERSION:
         raise NoBaseline(
             f"{path!r} was written by a newer cekura-ci (schema_version {version}); this one "
             f"reads schema_version {SCHEMA_VERSION}."
@@ -237,15 +257,17 @@ def read_report(path: str) -> Baseline:
             for s in data["scenarios"]
             if isinstance(s, dict)
         ]
-    except (ValidationError, ValueError):
+    except (ValidationError, ValueError, RecursionError):
         raise NoBaseline(f"the scenarios of {path!r} could not be read.") from None
-    name = data.get("result_name") if isinstance(data.get("result_name"), str) else None
+    name = _text(data.get("result_name"))
     result_id = data.get("result_id")
     branch, commit = name_parts(name)
     url = data.get("result_url")
     return Baseline(
         source="file",
-        result_id=result_id if isinstance(result_id, int) else None,
+        result_id=result_id
+        if isinstance(result_id, int) and not isinstance(result_id, bool)
+        else None,
         result_name=name,
         created_at=parse_time(str(data.get("result_created_at") or "")),
         branch=branch,

@@ -299,6 +299,45 @@ def test_report_file_when_unusable_falls_back_with_a_note(
     assert server.requests == []
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "not a cekura-ci JSON report"),
+        ('{"scenarios": [' + '{"a": ' * 50_000 + "1" + "}" * 50_000 + "]}", "not a cekura-ci"),
+        ({"scenarios": [{"scenario_id": 1, "total": "1e400", "passed": 1}]}, "could not be read"),
+        ('{"scenarios": [{"scenario_id": 1, "total": 1e400}]}', "could not be read"),
+        ('{"scenarios": [{"scenario_id": 1, "total": Infinity}]}', "could not be read"),
+        ({"schema_version": "2", "scenarios": []}, 'schema_version "2", which is not'),
+        ({"schema_version": 2.0, "scenarios": []}, "schema_version 2.0, which is not"),
+        ({"schema_version": True, "scenarios": []}, "schema_version true, which is not"),
+    ],
+)
+def test_report_file_when_hostile_falls_back_with_a_note_instead_of_crashing(
+    tmp_path: Path, make_settings, content, expected
+) -> None:
+    """Nested past the parser's stack, counts that overflow int(), a version that is not ours:
+    a note, never an "unexpected error" after the paid run."""
+    settings = make_settings(baseline=write(tmp_path, content))
+    found = find(settings, PR, None, policy=Policy(), exclude_id=None)  # type: ignore[arg-type]
+    assert found.baseline is None and expected in found.notes[0]
+
+
+def test_report_file_when_names_hold_lone_surrogates_reads_them_as_replacement_characters(
+    tmp_path: Path,
+) -> None:
+    """Legal in JSON, unencodable in UTF-8: every report written from them would crash."""
+    text = (
+        '{"schema_version": 1, "result_id": true, "result_name": "x\\ud800", "scenarios": '
+        '[{"scenario_id": 1, "scenario_name": "a\\udfff", "personality_name": "\\ud800",'
+        ' "total": 3, "passed": 3}]}'
+    )
+    base = read_report(write(tmp_path, text))
+    [tally] = base.scenarios
+    assert (tally.scenario_name, tally.personality_name) == ("a\ufffd", "\ufffd")
+    assert base.result_name == "x\ufffd" and base.result_id is None
+    base.model_dump_json()  # what every report does with it
+
+
 def test_report_file_when_missing_falls_back_with_a_note(tmp_path: Path, make_settings) -> None:
     settings = make_settings(baseline=str(tmp_path / "nowhere.json"))
     found = find(settings, PR, None, policy=Policy(), exclude_id=None)  # type: ignore[arg-type]

@@ -182,6 +182,21 @@ def test_gate_when_the_baseline_is_a_report_file_makes_no_list_request(
     assert "Baseline: result **9001** from a report file" in summary_of(workspace)
 
 
+def test_gate_when_the_report_file_holds_lone_surrogates_reports_the_verdict(
+    gate_with, workspace: Path
+) -> None:
+    """A baseline file's names reach every report: made writable, never an unexpected error."""
+    (workspace / "main.json").write_text(
+        '{"schema_version": 1, "result_name": "cekura-ci · acme/app · ma\\ud800in · abcdef1",'
+        ' "scenarios": [{"scenario_id": 102, "scenario_name": "Re\\udfff", "total": 3, "passed": 3}]}'
+    )
+    gate, _, _ = gate_with(baseline="main.json", report_file="r.json", junit_file="j.xml")
+    assert gate.run() == ExitCode.GATE_FAILED
+    assert read_outputs(workspace / "github_output")["regressed_scenarios"] == "[102]"
+    assert "Compared with ma\ufffdin" in summary_of(workspace)
+    json.loads((workspace / "r.json").read_text())
+
+
 def test_gate_when_the_result_times_out_looks_for_no_baseline(gate_with, workspace: Path) -> None:
     gate, _, server = gate_with(
         past=[], scenarios=[scenario(101, duration=3600)], baseline="auto", history=5, timeout=60
