@@ -54,13 +54,18 @@ def base_branch(settings: Settings, context: RunContext) -> str:
     return settings.baseline_branch or context.base_branch
 
 
+#: A branch read from a result's name is API text shown in headings, rules and notes: at most
+#: this long (Git allows far longer names; GitHub refuses refs over 255 bytes).
+BRANCH_LIMIT = 100
+
+
 def name_parts(name: str | None) -> tuple[str | None, str | None]:
     """(branch or `PR #n`, short commit) of a default result name; Nones for any other name."""
     parts = (name or "").split(NAME_SEPARATOR)
     if len(parts) < 4 or parts[0] != NAME_TAG:
         return None, None
     commit = parts[3] if re.fullmatch(r"[0-9a-f]{7,40}", parts[3]) else None
-    return parts[2] or None, commit
+    return one_line(parts[2], BRANCH_LIMIT) or None, commit
 
 
 def find(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cekura_ci import __version__
 from cekura_ci.context import RunContext
 from cekura_ci.earlier import TIME_BUDGET
 from cekura_ci.errors import ExitCode
@@ -195,6 +196,21 @@ def test_gate_when_the_report_file_holds_lone_surrogates_reports_the_verdict(
     assert read_outputs(workspace / "github_output")["regressed_scenarios"] == "[102]"
     assert "Compared with ma\ufffdin" in summary_of(workspace)
     json.loads((workspace / "r.json").read_text())
+
+
+def test_gate_when_the_baseline_name_holds_a_huge_branch_keeps_the_summary_whole(
+    gate_with, workspace: Path
+) -> None:
+    """`baseline: <id>` reads the branch from the result's name (API text): 300 KB of it once
+    cut the summary off in its rules table, footer lost, and filled every annotation title."""
+    huge = "b<@x#1|" * 43_000
+    past = [on_main(21, "bbbbbbb", "1d", outcomes={"102": "pass"})]
+    past[0]["name"] = past[0]["name"].replace(" main ", f" {huge} ")
+    gate, stream, _ = gate_with(past=past, baseline="21")
+    assert gate.run() == ExitCode.GATE_FAILED
+    summary = summary_of(workspace)
+    assert len(summary) < 50_000 and summary.rstrip().endswith(f"cekura-ci {__version__}")
+    assert max(len(line) for line in stream.getvalue().splitlines()) < 5_000
 
 
 def test_gate_when_the_result_times_out_looks_for_no_baseline(gate_with, workspace: Path) -> None:
