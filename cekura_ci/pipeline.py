@@ -50,7 +50,13 @@ class Gate:
         # At once: later steps have the id even if this one dies while waiting.
         self.github.set_output("result_id", result_id)
         result, stopped = self.wait(result_id)
-        verdict = self.judge(result, result_id, stopped, calls_placed)
+        try:
+            verdict = self.judge(result, result_id, stopped, calls_placed)
+            if stopped is None:
+                self.clock.cancel.check()  # a signal between two requests of the comparison
+        except Cancelled as exc:  # while comparing or linking: the result had ended, was judged
+            stopped = exc
+            verdict = self.judge(result, result_id, stopped, calls_placed)
         publish(verdict, self.settings, self.github, self.context)
         if stopped:
             return stopped.exit_code
@@ -124,12 +130,14 @@ class Gate:
         verdict = judge(result, self.policy, result_id=result_id, interruption=interruption)
         verdict = verdict.model_copy(update={"calls_placed": calls_placed})
         if stopped:
+            ended = result is not None and result.is_terminal
             verdict = verdict.model_copy(
-                update={"notes": self.interruption_notes(result_id, stopped)}
+                update={"notes": self.interruption_notes(result_id, stopped, ended=ended)}
             )
         else:
             verdict = self.compare(verdict, result)
-        if self.settings.share_link and result is not None:
+        # Nothing more is asked of Cekura once the job is cancelled.
+        if self.settings.share_link and result is not None and not self.clock.cancel.cancelled:
             verdict = verdict.model_copy(update={"result_url": self.share_link(result_id)})
         return verdict
 
@@ -150,8 +158,16 @@ class Gate:
         except ApiError as exc:  # transient ones too: this is best effort
             log.warning("Could not end the calls of result %s: %s", result_id, exc)
 
-    def interruption_notes(self, result_id: int, stopped: CekuraCIError) -> list[str]:
+    def interruption_notes(
+        self, result_id: int, stopped: CekuraCIError, *, ended: bool = False
+    ) -> list[str]:
         outcome = stopped.outcome
+        if ended and outcome == Outcome.CANCELLED:  # while comparing it, or making its link
+            return [
+                "The job was cancelled after the result finished, while it was being compared "
+                "with earlier results; the comparison was not finished. The counts below are "
+                "the result's."
+            ]
         ended = self.settings.end_calls_on_cancel and outcome in (
             Outcome.CANCELLED,
             Outcome.TIMEOUT,
@@ -212,7 +228,7 @@ class Gate:
         )
         try:
             link = self.client.create_share_link(result_id, expire_at.isoformat(timespec="seconds"))
-        except (ApiError, Cancelled) as exc:  # transient ones too: this is best effort
+        except ApiError as exc:  # transient ones too: this is best effort; a cancel is not
             log.warning("Could not create a share link for result %s: %s", result_id, exc)
             return None
         return link.shareable_link

@@ -433,6 +433,37 @@ def test_action_when_cancelled_while_the_trigger_is_in_flight_exits_at_once_and_
     assert_key_not_written(workspace, stdout, stderr)
 
 
+def test_action_when_cancelled_while_looking_up_the_baseline_exits_at_once_with_the_signal(
+    server: Hostile, workspace: Path
+) -> None:
+    """The runner's SIGINT while the results list hangs: out within 2 s with 130 and outcome
+    cancelled (it once exited 0, "passed", a cancelled job judged on the thresholds)."""
+    server.on("GET", RESULT, json_answer(result()))
+    server.on("GET", RESULTS_PATH, hold())
+    process = entrypoint(
+        workspace,
+        api_key=API_KEY,
+        agent_id="42",
+        api_url=server.url,
+        result_id="7",
+        baseline="auto",
+        baseline_branch="main",
+    )
+    server.wait_for("GET", RESULTS_PATH + "?")
+    process.send_signal(signal.SIGINT)
+    stdout, stderr, taken = wait_exit(process, 5)
+    assert process.returncode == 130, stdout + stderr
+    assert taken < 2 and "Traceback" not in stderr
+    outputs = read_outputs(workspace / "github_output")
+    assert (outputs["outcome"], outputs["passed"], outputs["passed_runs"]) == (
+        "cancelled",
+        "false",
+        "1",
+    )
+    assert "Cekura gate cancelled: 1 of 1 runs had finished" in summary_text(workspace)
+    assert_key_not_written(workspace, stdout, stderr)
+
+
 def test_action_when_sigterm_follows_sigint_during_end_calls_stops_ending_them(
     server: Hostile, workspace: Path
 ) -> None:

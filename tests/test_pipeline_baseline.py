@@ -310,12 +310,14 @@ def test_history_when_cekura_is_slow_stops_within_its_time_budget(
     assert "Timed out fetching result" in summary or "took longer than 2m00s" in summary
 
 
-def test_history_when_the_job_is_cancelled_meanwhile_still_reports_the_verdict(
-    gate_with, workspace: Path, clock
+@pytest.mark.parametrize("looking_up", ["baseline", "history"])
+def test_gate_when_cancelled_while_looking_up_earlier_results_exits_with_the_signal(
+    gate_with, workspace: Path, clock, looking_up
 ) -> None:
-    """A cancellation during the look-up ends it at once; the judged result is still reported."""
+    """A cancellation during the look-up ends it at once and the step stops as cancelled (143),
+    never as a gate that passed or failed on the thresholds; the result's counts are reported."""
     faults = [{"endpoint": "results", "kind": "status", "retry_after": 5}]
-    gate, _, _ = gate_with(baseline="auto", faults=faults)
+    gate, _, _ = gate_with(faults=faults, **{looking_up: "auto" if looking_up == "baseline" else 3})
     original = gate.compare
 
     def cancel_then_compare(*args):
@@ -323,9 +325,36 @@ def test_history_when_the_job_is_cancelled_meanwhile_still_reports_the_verdict(
         return original(*args)
 
     gate.compare = cancel_then_compare
-    gate.run()
-    summary = summary_of(workspace)
-    assert "## ❌ Cekura gate failed: 33.33% of runs passed" in summary
-    assert (
-        "No baseline: looking for it failed \\(The job was cancelled \\(SIGTERM\\)\\)." in summary
+    assert gate.run() == ExitCode.TERMINATED
+    outputs = read_outputs(workspace / "github_output")
+    assert (outputs["outcome"], outputs["passed"], outputs["status"]) == (
+        "cancelled",
+        "false",
+        "completed",
     )
+    assert outputs["total_runs"] == "9" and outputs["passed_runs"] == "3"
+    summary = summary_of(workspace)
+    assert summary.startswith("## 🚫 Cekura gate cancelled: 9 of 9 runs had finished")
+    assert "cancelled after the result finished, while it was being compared" in summary
+    assert "No baseline" not in summary and "No history" not in summary
+    assert "asked to end" not in summary  # its calls had ended: nothing to end
+
+
+def test_gate_when_cancelled_while_the_share_link_is_made_exits_with_the_signal(
+    gate_with, workspace: Path, clock
+) -> None:
+    """The link request stops at once; the step is cancelled, its counts reported, no link."""
+    faults = [{"endpoint": "share_link", "kind": "status", "retry_after": 5}]
+    gate, _, server = gate_with(faults=faults, share_link="true")
+    original = gate.client.create_share_link
+
+    def cancelled_link(*args):
+        clock.cancel.cancel(signal.SIGINT)
+        return original(*args)
+
+    gate.client.create_share_link = cancelled_link
+    assert gate.run() == ExitCode.INTERRUPTED
+    outputs = read_outputs(workspace / "github_output")
+    assert outputs["outcome"] == "cancelled" and outputs["result_url"] == ""
+    assert "share_link" not in [r.endpoint for r in server.requests]
+    assert summary_of(workspace).startswith("## 🚫 Cekura gate cancelled: 9 of 9 runs")
