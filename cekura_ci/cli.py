@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
@@ -16,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from cekura_ci import __version__
 from cekura_ci.client import CekuraClient, make_session
 from cekura_ci.context import RunContext
-from cekura_ci.errors import CekuraCIError, ExitCode, Outcome
+from cekura_ci.errors import Cancelled, CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub, configure_logging
 from cekura_ci.pipeline import Gate
 from cekura_ci.publish import publish_error
@@ -98,6 +99,7 @@ def guarded(
     body: Callable[[], ExitCode],
     raw: Mapping[str, str | None] | None = None,
     context: RunContext | None = None,
+    cancel: CancelToken | None = None,
 ) -> int:
     """Run `body`; turn every failure into one clear message, an error summary and an exit code
     (and, when asked for, a JUnit file and a pull-request comment that say the same)."""
@@ -131,9 +133,12 @@ def guarded(
         raw=raw or {},
         github=github,
         context=context or RunContext(),
+        cancel=cancel,
     )
     for name, value in produced.items():
         github.set_output(name, value)
+    if cancel is not None and cancel.cancelled and outcome != Outcome.CANCELLED:
+        return int(Cancelled(cancel.signal_number or signal.SIGINT).exit_code)
     return int(code)
 
 
@@ -166,6 +171,7 @@ def run_gate(
         lambda: build_gate(load_settings(raw, environ), github, clock, context).run(),
         raw,
         context,
+        clock.cancel,
     )
     clock.cancel.release()
     return code

@@ -105,7 +105,7 @@ def make_session(api_key: SecretStr) -> requests.Session:
         backoff_factor=0.1,
         respect_retry_after_header=False,  # 429 and its Retry-After are handled, and logged, by ride_out
     )
-    adapter = _WatchedAdapter(max_retries=retry)
+    adapter = make_watched_adapter(retry)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -288,38 +288,23 @@ class CekuraClient:
         RequestRejected, RequestNotSent or TlsVerificationFailed.
         """
         limit = timeout if timeout is not None else self.timeout
-        if self.cancel.cancelled:  # nothing is started once the job is cancelled
-            raise Cancelled(self.cancel.signal_number or signal.SIGINT)
         started = time.monotonic()
-        exchange = _Exchange(self.max_body)
-        worker = threading.Thread(
-            target=exchange.run,
-            args=(self.session, method, self.base_url + path),
-            kwargs={
-                "json": json,
-                "params": params,
-                "timeout": (limit, limit),  # per socket operation; the whole is watched below
-                "allow_redirects": False,  # a redirect would carry the key header elsewhere
-            },
-            name=f"cekura-ci {method} {path}",
-            daemon=True,  # a request that was given up on never holds the process open
-        )
-        worker.start()
         try:
-            while not exchange.done.wait(_TICK):
-                if self.cancel.cancelled:
-                    raise Cancelled(
-                        self.cancel.signal_number or signal.SIGINT,
-                        reached_server=exchange.may_have_reached_server,
-                    )
-                if time.monotonic() - started >= limit:
-                    raise TransientApiError(
-                        f"{method} {path}: no complete answer within {limit:g}s",
-                        reached_server=exchange.may_have_reached_server,
-                    )
-        finally:
-            if not exchange.done.is_set():
-                exchange.stop()
+            exchange = run_exchange(
+                self.session,
+                method,
+                self.base_url + path,
+                limit=limit,
+                cancel=self.cancel,
+                max_body=self.max_body,
+                json=json,
+                params=params,
+            )
+        except OutOfTime as exc:
+            raise TransientApiError(
+                f"{method} {path}: no complete answer within {limit:g}s",
+                reached_server=exc.reached_server,
+            ) from None
         if exchange.error is not None:
             raise _api_error(method, path, exchange.error, limit) from None
         response = exchange.response
@@ -351,6 +336,61 @@ class CekuraClient:
 
 
 # --- one request on a worker thread ---------------------------------------------------------
+
+
+class OutOfTime(Exception):
+    """A request had no complete answer within its limit; it was given up."""
+
+    def __init__(self, reached_server: bool) -> None:
+        super().__init__(reached_server)
+        self.reached_server = reached_server
+
+
+def run_exchange(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    limit: float,
+    cancel: CancelToken,
+    max_body: int = MAX_BODY_BYTES,
+    **kwargs: Any,
+) -> _Exchange:
+    """Send one request on a worker thread and wait for its whole answer, `limit` seconds at most
+    however slowly the bytes come, redirects not followed. Returns the finished exchange: its
+    response (body read, at most `max_body` bytes decoded) or the error the request raised.
+    Raises Cancelled as soon as `cancel` is set (nothing is sent once it is) and OutOfTime past
+    the limit; either way the request is given up and its socket shut."""
+    if cancel.cancelled:
+        raise Cancelled(cancel.signal_number or signal.SIGINT)
+    started = time.monotonic()
+    exchange = _Exchange(max_body)
+    worker = threading.Thread(
+        target=exchange.run,
+        args=(session, method, url),
+        kwargs={
+            **kwargs,
+            "timeout": (limit, limit),  # per socket operation; the whole is watched below
+            "allow_redirects": False,  # a redirect would carry the credentials elsewhere
+        },
+        name=f"cekura-ci {method} {url.split('?')[0]}",
+        daemon=True,  # a request that was given up on never holds the process open
+    )
+    worker.start()
+    try:
+        while not exchange.done.wait(_TICK):
+            if cancel.cancelled:
+                raise Cancelled(
+                    cancel.signal_number or signal.SIGINT,
+                    reached_server=exchange.may_have_reached_server,
+                )
+            if time.monotonic() - started >= limit:
+                raise OutOfTime(exchange.may_have_reached_server)
+    finally:
+        if not exchange.done.is_set():
+            exchange.stop()
+    return exchange
+
 
 _current = threading.local()
 
@@ -562,6 +602,11 @@ def _watch(manager: Any) -> Any:
     if manager.pool_classes_by_scheme is urllib3_poolmanager.pool_classes_by_scheme:
         manager.pool_classes_by_scheme = {"http": _WatchedPool, "https": _WatchedHTTPSPool}
     return manager
+
+
+def make_watched_adapter(retry: Retry | int = 0) -> HTTPAdapter:
+    """A transport adapter whose connections `run_exchange` can shut down when it gives up."""
+    return _WatchedAdapter(max_retries=retry)
 
 
 class _WatchedAdapter(HTTPAdapter):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import signal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -57,7 +58,11 @@ class Gate:
         except Cancelled as exc:  # while comparing or linking: the result had ended, was judged
             stopped = exc
             verdict = self.judge(result, result_id, stopped, calls_placed)
-        publish(verdict, self.settings, self.github, self.context)
+        publish(verdict, self.settings, self.github, self.context, self.clock.cancel)
+        if self.clock.cancel.cancelled and not isinstance(stopped, Cancelled):
+            # While the reports were written: they say what was known, the exit code the signal.
+            log.warning("The job was cancelled while the reports were written.")
+            return Cancelled(self.clock.cancel.signal_number or signal.SIGINT).exit_code
         if stopped:
             return stopped.exit_code
         return ExitCode.PASSED if verdict.gate_passed else ExitCode.GATE_FAILED

@@ -11,17 +11,25 @@ Authorization header; no message of this module contains it.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import SecretStr
 
 from cekura_ci import __version__
+from cekura_ci.client import OutOfTime, make_watched_adapter, run_exchange
 from cekura_ci.context import RunContext
 from cekura_ci.text import one_line
+from cekura_ci.timing import CancelToken
 
-#: (connect, read) seconds for each request: a comment is not worth holding the job for.
-REQUEST_TIMEOUT = (5.0, 10.0)
+#: Seconds one request may take as a whole, and all of them together: a comment is not worth
+#: holding the job for. A cancelled job stops the request in flight at once (Cancelled).
+REQUEST_TIMEOUT = 15.0
+COMMENT_BUDGET = 60.0
+#: The largest answer read (a page of 100 comments of 65,536 characters is about 7 MB).
+MAX_BODY = 32 * 1024 * 1024
 PER_PAGE = 100
 #: Pages of comments looked through for ours (10,000 comments) before making a new one.
 MAX_PAGES = 100
@@ -73,11 +81,25 @@ def _explain(response: requests.Response, what: str) -> str:
 
 
 class Comments:
-    """The few REST calls a comment needs, on one session with the token and a timeout."""
+    """The few REST calls a comment needs, on one session with the token, each request bounded
+    as a whole and all of them within COMMENT_BUDGET; a cancel stops the one in flight."""
 
-    def __init__(self, api_url: str, token: SecretStr, session: requests.Session | None = None):
+    def __init__(
+        self,
+        api_url: str,
+        token: SecretStr,
+        session: requests.Session | None = None,
+        cancel: CancelToken | None = None,
+    ):
         self.api_url = api_url.rstrip("/")
-        self.session = session or requests.Session()
+        self.cancel = cancel or CancelToken()
+        self.deadline = time.monotonic() + COMMENT_BUDGET
+        if session is None:
+            session = requests.Session()
+            adapter = make_watched_adapter()  # so that a request given up on is shut at once
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self.session = session
         self.session.headers.update(
             {
                 "Authorization": f"Bearer {token.get_secret_value()}",
@@ -88,15 +110,40 @@ class Comments:
         )
 
     def _call(self, method: str, url: str, what: str, **kwargs: object) -> requests.Response:
-        try:
-            response = self.session.request(
-                method, url, timeout=REQUEST_TIMEOUT, allow_redirects=False, **kwargs
-            )
-        except requests.RequestException as exc:
+        """One request, its body read; Cancelled when the job is cancelled meanwhile."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
             raise CommentFailed(
-                f"Could not reach GitHub's API to {what} ({type(exc).__name__})."
+                f"Gave up on the comment: GitHub's API took more than {COMMENT_BUDGET:g}s in all "
+                f"(before it could {what})."
+            )
+        limit = min(REQUEST_TIMEOUT, left)
+        try:
+            exchange = run_exchange(
+                self.session,
+                method,
+                url,
+                limit=limit,
+                cancel=self.cancel,
+                max_body=MAX_BODY,
+                **kwargs,
+            )
+        except OutOfTime:
+            exchange = None
+        if exchange is None or isinstance(exchange.error, requests.Timeout):
+            raise CommentFailed(
+                f"GitHub's API gave no complete answer within {limit:.3g}s when asked to {what}."
             ) from None
-        return response
+        if exchange.error is not None or exchange.response is None:
+            raise CommentFailed(
+                f"Could not reach GitHub's API to {what} ({type(exchange.error).__name__})."
+            ) from None
+        return exchange.response
+
+    def _same_api(self, url: str) -> bool:
+        """A `next` link is followed only to GitHub's API itself: the token goes nowhere else."""
+        here, there = urlsplit(self.api_url), urlsplit(url)
+        return (here.scheme, here.netloc) == (there.scheme, there.netloc)
 
     def login(self) -> str:
         """The token's user. The job's token may not ask (`GET /user` answers 403): its comments
@@ -126,6 +173,11 @@ class Comments:
                 if user == login and (comment.get("body") or "").startswith(mark):
                     return comment
             url = response.links.get("next", {}).get("url")
+            if url is not None and not self._same_api(url):
+                raise CommentFailed(
+                    "GitHub's API pointed the next page of comments at another host; it was not "
+                    "followed, so that the token stays with GITHUB_API_URL."
+                )
             params = None  # the next link carries them
         return None
 
@@ -160,9 +212,10 @@ def post(
     token: SecretStr | None,
     key: str,
     session: requests.Session | None = None,
+    cancel: CancelToken | None = None,
 ) -> Posted:
     """Write `body` (the marker is added in front) as this step's comment; CommentFailed says why
-    not."""
+    not, Cancelled that the job was cancelled meanwhile."""
     if context.pull_request is None or not context.repository:
         raise CommentFailed(
             "No pull-request comment: this run is not for a pull request "
@@ -175,7 +228,7 @@ def post(
         )
     mark = marker(context, key)
     text = f"{mark}\n{body}"
-    comments = Comments(context.api_url, token, session)
+    comments = Comments(context.api_url, token, session, cancel)
     try:
         if mode == "update":
             existing = comments.find(

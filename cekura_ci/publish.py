@@ -14,10 +14,11 @@ from pydantic import SecretStr
 
 from cekura_ci import pr_comment
 from cekura_ci.context import RunContext
-from cekura_ci.errors import Outcome
+from cekura_ci.errors import Cancelled, Outcome
 from cekura_ci.github import GitHub, unwritable_reason
 from cekura_ci.settings import Settings, SettingsError, parse_github_token
 from cekura_ci.text import one_line, redact, redact_data
+from cekura_ci.timing import CancelToken
 
 if TYPE_CHECKING:
     from cekura_ci.verdict import Verdict
@@ -68,10 +69,14 @@ def redacted(verdict: Verdict, secrets: list[str]) -> Verdict:
 
 
 def publish(
-    verdict: Verdict, settings: Settings, github: GitHub, context: RunContext | None = None
+    verdict: Verdict,
+    settings: Settings,
+    github: GitHub,
+    context: RunContext | None = None,
+    cancel: CancelToken | None = None,
 ) -> None:
     """Summary, files, outputs, annotations, the comment and log lines: every report comes from
-    the verdict."""
+    the verdict. A cancel stops only the comment (the one report that waits on a network)."""
     from cekura_ci.report.json_report import render_json
     from cekura_ci.report.junit import render_junit
     from cekura_ci.report.markdown import render_comment, render_console, render_summary
@@ -113,6 +118,7 @@ def publish(
             key=settings.comment_key,
             github=github,
             context=context,
+            cancel=cancel,
         ),
     }
     for name, value in outputs.items():
@@ -137,6 +143,7 @@ def comment(
     key: str,
     github: GitHub,
     context: RunContext,
+    cancel: CancelToken | None = None,
 ) -> str:
     """Post or update the pull-request comment when asked; its URL, or "" (with a warning for
     anything that went wrong: the verdict stands either way)."""
@@ -144,10 +151,18 @@ def comment(
         return ""
     try:
         posted = pr_comment.post(
-            redact(body, github.masked), mode=mode, context=context, token=token, key=key
+            redact(body, github.masked),
+            mode=mode,
+            context=context,
+            token=token,
+            key=key,
+            cancel=cancel,
         )
     except pr_comment.CommentFailed as exc:
         log.warning("%s", exc)
+        return ""
+    except Cancelled:
+        log.warning("The pull-request comment was not written: the job was cancelled.")
         return ""
     github.log(f"Pull-request comment {posted.action}: {posted.url}")
     return posted.url
@@ -161,6 +176,7 @@ def publish_error(
     raw: Mapping[str, str | None],
     github: GitHub,
     context: RunContext,
+    cancel: CancelToken | None = None,
 ) -> dict[str, str]:
     """When the gate stopped without a verdict, the JUnit file and the comment still say so, if
     the inputs that ask for them can be read. Best effort; returns the outputs it produced."""
@@ -187,7 +203,9 @@ def publish_error(
     if mode in ("update", "new"):
         body = render_error_comment(message, hint=hint, run_url=context.run_url)
         key = " ".join((raw.get("comment_key") or "").split())
-        url = comment(body, mode=mode, token=token, key=key, github=github, context=context)
+        url = comment(
+            body, mode=mode, token=token, key=key, github=github, context=context, cancel=cancel
+        )
         if url:
             produced["comment_url"] = url
     return produced

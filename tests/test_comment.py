@@ -4,6 +4,9 @@ loopback stand-in of GitHub's REST API, and never able to change the verdict."""
 from __future__ import annotations
 
 import json
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,13 +15,15 @@ from pydantic import SecretStr
 
 from cekura_ci import cli, pr_comment
 from cekura_ci.context import RunContext
-from cekura_ci.errors import ExitCode
+from cekura_ci.errors import Cancelled, ExitCode
 from cekura_ci.report.markdown import render_comment
+from cekura_ci.timing import CancelToken
 from cekura_ci.verdict import Policy, judge
 from tests import gfm
 from tests.factories import result, run, runs_for
 from tests.github_stub import GitHubStub
 from tests.helpers import API_KEY, read_outputs, scenario
+from tests.hostile import Hostile, drip, hold, json_answer
 from tests.test_entrypoint import action_env
 
 RUN_URL = "https://github.example/acme/agent/actions/runs/99/attempts/1"
@@ -167,6 +172,82 @@ def test_comment_when_github_is_unreachable_fails_cleanly(github_api: GitHubStub
     github_api.stop()
     with pytest.raises(pr_comment.CommentFailed, match="Could not reach GitHub's API"):
         post(github_api)
+
+
+def hostile_github() -> Hostile:
+    """A GitHub API that misbehaves: GET /user and the comments list are what each test scripts."""
+    server = Hostile()
+    server.on(
+        "POST", "/repos/", json_answer({"html_url": "https://github.example/c/1"}, status=201)
+    )
+    return server
+
+
+def post_to(server: Hostile, **kwargs: object) -> pr_comment.Posted:
+    return pr_comment.post(
+        "verdict",
+        mode="update",
+        context=RunContext(repository="acme/agent", pull_request=12, api_url=server.url),
+        token=SecretStr("ghs_token_for_the_hostile_api"),
+        key="null",
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_comment_when_github_drips_its_answer_gives_up_at_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each byte well within any read timeout, the whole never: it once held the job as long as
+    the drip lasted (56 s for a 14-byte answer at one byte per 4 s)."""
+    monkeypatch.setattr(pr_comment, "REQUEST_TIMEOUT", 0.5)
+    with hostile_github() as server:
+        server.on("GET", "/user", drip({"login": "someone"}, every=0.2))
+        server.on("GET", "/repos/", json_answer([]))
+        started = time.monotonic()
+        with pytest.raises(pr_comment.CommentFailed, match=r"no complete answer within 0\.5s"):
+            post_to(server)
+        assert time.monotonic() - started < 2
+
+
+def test_comment_when_github_is_slow_gives_up_within_the_comment_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The requests together, not only each one, are bounded: a comment never holds the job."""
+    monkeypatch.setattr(pr_comment, "COMMENT_BUDGET", 0.5)
+    with hostile_github() as server:
+        server.on("GET", "/user", json_answer({"login": "someone"}))
+        server.on("GET", "/repos/", hold())
+        started = time.monotonic()
+        with pytest.raises(pr_comment.CommentFailed, match="no complete answer"):
+            post_to(server)
+        assert time.monotonic() - started < 1.5
+
+
+def test_comment_when_cancelled_in_flight_stops_at_once() -> None:
+    """The runner's signal while GitHub holds the request: Cancelled within a fraction of a
+    second (it once waited out the 10 s read timeout, past the runner's SIGTERM)."""
+    cancel = CancelToken()
+    arrived = threading.Event()
+    with hostile_github() as server:
+        server.on("GET", "/user", hold(arrived))
+        server.on("GET", "/repos/", json_answer([]))
+        threading.Thread(target=lambda: arrived.wait(5) and cancel.cancel(signal.SIGINT)).start()
+        started = time.monotonic()
+        with pytest.raises(Cancelled):
+            post_to(server, cancel=cancel)
+        assert time.monotonic() - started < 1.5
+
+
+def test_comment_when_the_next_page_is_on_another_host_keeps_the_token_home() -> None:
+    """A `next` link to another host is not followed: the token would go with it."""
+    with hostile_github() as server, Hostile() as elsewhere:
+        elsewhere.on("GET", "/", json_answer([]))
+        server.on("GET", "/user", json_answer({"login": "someone"}))
+        link = f'<{elsewhere.url}/repos/acme/agent/issues/12/comments?page=2>; rel="next"'
+        server.on("GET", "/repos/", json_answer([], headers={"Link": link}))
+        with pytest.raises(pr_comment.CommentFailed, match="another host"):
+            post_to(server)
+        assert elsewhere.seen() == []
 
 
 def test_comment_when_on_enterprise_server_talks_to_its_api_url() -> None:

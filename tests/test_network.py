@@ -464,6 +464,45 @@ def test_action_when_cancelled_while_looking_up_the_baseline_exits_at_once_with_
     assert_key_not_written(workspace, stdout, stderr)
 
 
+def test_action_when_cancelled_while_the_comment_is_posted_exits_at_once_with_the_signal(
+    server: Hostile, workspace: Path
+) -> None:
+    """The runner's SIGINT while GitHub's API holds the comment: out within 2 s with 130 (it
+    once waited out a 10 s read timeout, past the runner's SIGTERM, and exited 0); the verdict
+    already written stands."""
+    server.on("GET", RESULT, json_answer(result()))
+    event = workspace / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 12}}))
+    with Hostile() as github:
+        github.on("GET", "/user", hold())
+        env = action_env(
+            workspace,
+            {"GITHUB_API_URL": github.url, "GITHUB_EVENT_PATH": str(event)},
+            api_key=API_KEY,
+            agent_id="42",
+            api_url=server.url,
+            result_id="7",
+            comment="update",
+        )
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "entrypoint.py")],
+            cwd=workspace,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        github.wait_for("GET", "/user")
+        process.send_signal(signal.SIGINT)
+        stdout, stderr, taken = wait_exit(process, 5)
+    assert process.returncode == 130, stdout + stderr
+    assert taken < 2 and "Traceback" not in stderr
+    assert "The pull-request comment was not written: the job was cancelled." in stdout
+    outputs = read_outputs(workspace / "github_output")
+    assert outputs["outcome"] == "passed" and outputs["comment_url"] == ""
+    assert_key_not_written(workspace, stdout, stderr)
+
+
 def test_action_when_sigterm_follows_sigint_during_end_calls_stops_ending_them(
     server: Hostile, workspace: Path
 ) -> None:
