@@ -464,12 +464,13 @@ def test_action_when_cancelled_while_looking_up_the_baseline_exits_at_once_with_
     assert_key_not_written(workspace, stdout, stderr)
 
 
+@pytest.mark.parametrize("agent_id", ["42", "abc"], ids=["verdict", "refused-input"])
 def test_action_when_cancelled_while_the_comment_is_posted_exits_at_once_with_the_signal(
-    server: Hostile, workspace: Path
+    server: Hostile, workspace: Path, agent_id: str
 ) -> None:
-    """The runner's SIGINT while GitHub's API holds the comment: out within 2 s with 130 (it
-    once waited out a 10 s read timeout, past the runner's SIGTERM, and exited 0); the verdict
-    already written stands."""
+    """The runner's SIGINT while GitHub's API holds the comment (of a verdict, or of an input
+    refused before anything ran): out within 2 s with 130 (it once waited out a 10 s read
+    timeout, past the runner's SIGTERM, and exited 0 or 2); what was written stands."""
     server.on("GET", RESULT, json_answer(result()))
     event = workspace / "event.json"
     event.write_text(json.dumps({"pull_request": {"number": 12}}))
@@ -479,7 +480,7 @@ def test_action_when_cancelled_while_the_comment_is_posted_exits_at_once_with_th
             workspace,
             {"GITHUB_API_URL": github.url, "GITHUB_EVENT_PATH": str(event)},
             api_key=API_KEY,
-            agent_id="42",
+            agent_id=agent_id,
             api_url=server.url,
             result_id="7",
             comment="update",
@@ -499,7 +500,8 @@ def test_action_when_cancelled_while_the_comment_is_posted_exits_at_once_with_th
     assert taken < 2 and "Traceback" not in stderr
     assert "The pull-request comment was not written: the job was cancelled." in stdout
     outputs = read_outputs(workspace / "github_output")
-    assert outputs["outcome"] == "passed" and outputs["comment_url"] == ""
+    expected = "passed" if agent_id == "42" else "error"
+    assert outputs["outcome"] == expected and outputs.get("comment_url", "") == ""
     assert_key_not_written(workspace, stdout, stderr)
 
 
