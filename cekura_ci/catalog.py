@@ -39,11 +39,17 @@ def _tags(value: Any) -> list[str]:
     return []
 
 
+#: Characters of an amount read at most ("12.50"; a credit balance of a trillion fits easily).
+MAX_AMOUNT_CHARS = 30
+
+
 def _amount(value: Any) -> str | None:
     """A number of credits as the decimal text Cekura gives ("12.50"); None if it is not one."""
     if isinstance(value, bool) or value is None:
         return None
     text = str(value).strip()
+    if len(text) > MAX_AMOUNT_CHARS:  # no price or balance: it would fill the plan and outputs
+        return None
     try:
         number = decimal.Decimal(text)
     except decimal.InvalidOperation:

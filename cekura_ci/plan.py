@@ -8,7 +8,7 @@ from __future__ import annotations
 import decimal
 import json
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from cekura_ci.client import TRIGGER_PATH, CekuraClient
@@ -390,7 +390,9 @@ def _log_plan(view: PlanView, github: GitHub) -> None:
         f"Calls: {view.arithmetic}{'' if not view.max_runs else f' (max_runs {view.max_runs})'}."
     )
     if view.estimated_cost is not None:
-        github.log(f"Estimated cost: {view.estimated_cost} {view.currency} (Cekura's dry run).")
+        github.log(
+            f"Estimated cost: {view.estimated_cost} {one_line(view.currency, 40)} (Cekura's dry run)."
+        )
     else:
         github.log(f"Estimated cost: no estimate ({view.no_estimate}).")
     if view.credits_left is not None:
@@ -402,19 +404,26 @@ def _log_plan(view: PlanView, github: GitHub) -> None:
     github.log("Dry run done: nothing was started.")
 
 
+def _redacted(item: Any, secrets: list[str]) -> Any:
+    """A dataclass with every text field redacted."""
+    texts = {
+        f.name: redact(value, secrets)
+        for f in fields(item)
+        if isinstance(value := getattr(item, f.name), str)
+    }
+    return replace(item, **texts)
+
+
 def _publish(
     view: PlanView, settings: Settings, github: GitHub, outcome: str | None = None
 ) -> None:
     """The plan as the job summary and summary_file; outputs for what there is to say."""
     # Redacted before rendering: Markdown escaping would hide a secret from a later redaction.
+    # Every text of the view, whatever it holds (the price answer's currency, a refusal's words).
     secrets = github.masked
     safe = replace(
-        view,
-        body=redact(view.body, secrets),
-        rows=[
-            replace(row, name=redact(row.name, secrets) if row.name else None) for row in view.rows
-        ],
-        agent_name=redact(view.agent_name, secrets) if view.agent_name else None,
+        _redacted(view, secrets),
+        rows=[_redacted(row, secrets) for row in view.rows],
         notes=[redact(note, secrets) for note in view.notes],
     )
     from cekura_ci.report.plan import render_plan

@@ -218,3 +218,39 @@ def test_error_summary_when_the_refusal_echoes_the_key_does_not_show_it(
         text = (workspace / path).read_text()
         assert "Invalid key \\*\\*\\*" in text
         assert API_KEY not in text.replace("\\", "") and API_KEY not in html.unescape(text)
+
+
+@responses.activate
+def test_dry_run_when_the_price_answer_echoes_the_key_keeps_it_out_of_the_plan(
+    workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock
+) -> None:
+    """The plan's currency, credits and refusals are API text too: redacted before the Markdown
+    escaping (`ck\\_test…` once slipped into the summary), and clipped."""
+    from cekura_ci.client import CekuraClient as C
+
+    responses.get(BASE + C.AGENTS_PATH + "42/", json={"id": 42, "agent_name": f"A {API_KEY}"})
+    responses.get(
+        BASE + C.SCENARIOS_PATH,
+        json={"next": None, "results": [{"id": 101, "name": f"S {API_KEY}", "agent": 42}]},
+    )
+    responses.get(BASE + C.EXPORT_PATH, json={"scenarios": []})
+    currency = f"credits {API_KEY} " + "x" * 300_000
+    responses.post(
+        BASE + C.ESTIMATE_PATH,
+        json={"dry_run": True, "estimated_cost": "1" * 1000, "currency": currency},
+    )
+    responses.get(BASE + C.BILLING_PATH, body="{}", content_type=f"{API_KEY}; x")
+    env = action_env(
+        workspace, api_key=API_KEY, agent_id="42", scenario_ids="101", api_url=BASE, dry_run="true"
+    )
+    assert cli.action_main(env, clock=clock) == 0
+    stdout = capsys.readouterr().out
+    for text in (
+        stdout.replace(f"::add-mask::{API_KEY}", ""),
+        (workspace / "step_summary.md").read_text(),
+        (workspace / "cekura-summary.md").read_text(),
+    ):
+        for form in (text, text.replace("\\", ""), html.unescape(text)):
+            assert API_KEY not in form
+        assert len(text) < 50_000
+    assert read_outputs(workspace / "github_output")["estimated_cost"] == ""
