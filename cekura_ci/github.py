@@ -210,13 +210,26 @@ class RedactFilter(logging.Filter):
         return True
 
 
+class QuietLibraries(logging.Filter):
+    """urllib3 warns of each connection retry it makes ("Retrying (Retry(total=1…)) after
+    connection broken…"): our own retry lines already say what happened, and as `::warning::`
+    annotations its lines would use up the step's ten, crowding out the scenarios'. Its records
+    are debug lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.startswith("urllib3") and record.levelno < logging.ERROR:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
 def configure_logging(github: GitHub, debug: bool) -> None:
     handler = logging.StreamHandler(github.stream)
     handler.setFormatter(LogFormatter(github.on_actions))
     handler.addFilter(RedactFilter(github.masked))
+    handler.addFilter(QuietLibraries())
     for name, level in (
         ("cekura_ci", logging.DEBUG if debug else logging.INFO),
-        ("urllib3", logging.WARNING),
+        ("urllib3", logging.WARNING if debug else logging.ERROR),
     ):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -254,3 +255,29 @@ def test_dry_run_when_the_price_answer_echoes_the_key_keeps_it_out_of_the_plan(
             assert API_KEY not in form
         assert len(text) < 50_000
     assert read_outputs(workspace / "github_output")["estimated_cost"] == ""
+
+
+def test_action_when_connections_are_refused_leaves_urllib3s_retry_chatter_out_of_annotations(
+    workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock
+) -> None:
+    """urllib3 warns of each connection retry; on the runner those were `::warning::`
+    annotations, two per blip, using up the step's ten before any scenario's."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    env = action_env(
+        workspace,
+        api_key=API_KEY,
+        agent_id="42",
+        scenario_ids="101",
+        api_url=closed,
+        max_outage="5",
+    )
+    assert cli.action_main(env, clock=clock) == 3
+    stdout = capsys.readouterr().out
+    assert "Starting the run failed" in stdout  # our own retry lines say what happened
+    assert "Retrying (Retry(" not in stdout
+    env["RUNNER_DEBUG"] = "1"
+    assert cli.action_main(env, clock=FakeClock()) == 3
+    debug = capsys.readouterr().out
+    assert "::debug::Retrying (Retry(" in debug and "::warning::Retrying" not in debug
