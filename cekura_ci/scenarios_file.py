@@ -97,6 +97,15 @@ def _refused(problems: list[str]) -> SettingsError:
     return SettingsError([(INPUT, problem) for problem in shown])
 
 
+#: Characters of a key shown in a message: a file's keys are the user's text, of any length.
+KEY_LIMIT = 40
+
+
+def _key(key: Any) -> str:
+    """A key of the file as a message names it: quoted, on one line, clipped."""
+    return repr(clip(one_line(key), KEY_LIMIT)) if isinstance(key, str) else repr(key)
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "null"
@@ -123,11 +132,14 @@ def _kind(value: Any) -> str:
 
 def _items(data: Any, name: str, problems: list[str]) -> list[Any]:
     if isinstance(data, dict):
-        unknown = [str(key) for key in data if key != "scenarios"]
+        unknown = [_key(key) for key in data if key != "scenarios"]
         if unknown:
+            listed = ", ".join(unknown[:5]) + (
+                f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            )
             problems.append(
-                f"{name}: unknown top-level key {', '.join(map(repr, unknown))} (the file is a "
-                "list of scenarios, or a mapping holding that list under 'scenarios')"
+                f"{name}: unknown top-level key {listed} (the file is a list of scenarios, or a "
+                "mapping holding that list under 'scenarios')"
             )
         if "scenarios" not in data:
             problems.append(f"{name}: expected a 'scenarios' key holding the list of scenarios")
@@ -166,7 +178,7 @@ def _entry(
     for key in item:
         if key not in ENTRY_KEYS:
             problems.append(
-                f"{where}: unknown field {key!r} (an entry has 'scenario' and, optionally, "
+                f"{where}: unknown field {_key(key)} (an entry has 'scenario' and, optionally, "
                 "'publish_data_message')"
             )
     message = item.get("publish_data_message")
@@ -202,9 +214,10 @@ def _not_json(value: Any, root: str, budget: list[int]) -> list[tuple[str, str]]
         if isinstance(node, dict):
             for key, child in reversed(node.items()):
                 if not isinstance(key, str):
-                    found.append((path, f"key {key!r} is not text (quote it: '{key}')"))
+                    shown = clip(one_line(key), KEY_LIMIT)
+                    found.append((path, f"key {_key(key)} is not text (quote it: '{shown}')"))
                     continue
-                todo.append((child, f"{path}.{key}", depth + 1))
+                todo.append((child, f"{path}.{clip(one_line(key), KEY_LIMIT)}", depth + 1))
         elif isinstance(node, list):
             todo += [
                 (child, f"{path}[{i}]", depth + 1) for i, child in reversed(list(enumerate(node)))

@@ -244,6 +244,25 @@ def test_scenarios_file_when_many_entries_are_wrong_lists_twenty_and_counts_the_
     assert len(problems) == 21 and problems[-1] == "and 5 more problems"
 
 
+def test_scenarios_file_when_keys_are_huge_names_them_clipped(tmp_path: Path) -> None:
+    """Keys are the file's own text, of any length: 800 KB of keys once became an 800 KB
+    annotation. Top-level keys, an entry's unknown field and a message's path, each clipped."""
+    big = "K" * 100_000
+    content = json.dumps(
+        {
+            **{f"{big}{i}": 1 for i in range(7)},
+            "scenarios": [
+                {"scenario": 1, big: 2},
+                {"scenario": 2, "publish_data_message": {big: {"x": float("nan")}}},
+            ],
+        }
+    ).replace("NaN", "1e999")
+    problems = problems_of(tmp_path / "s.json", content)
+    assert len(problems) == 3 and all(len(p) < 600 for p in problems)
+    assert problems[0].count("…") == 5 and "and 2 more" in problems[0]
+    assert "unknown field 'KKKK" in problems[1]
+
+
 # --- rerun_failed_from: what did not pass ----------------------------------------------------
 
 
