@@ -119,6 +119,7 @@ def _auto(
     prefix = context.name_prefix(branch)
     listing = earlier.named(prefix, exclude_id)
     notes = []
+    skipped: list[int] = []
     if not listing.complete:
         notes.append(
             f"The results list had more than {earlier.max_pages} pages of results named like "
@@ -131,6 +132,7 @@ def _auto(
         verdict = judge(result, policy)
         if not any(judged_runs(s) for s in verdict.scenarios):
             notes.append(f"Result {result.id} was skipped: no run of it held a conversation.")
+            skipped.append(result.id)
             continue
         if listing.newer_unfinished:
             ids = ", ".join(str(r.id) for r in listing.newer_unfinished[:3])
@@ -141,6 +143,13 @@ def _auto(
         _, commit = name_parts(result.name)
         log.info("Baseline: result %s on %s.", result.id, branch)
         return Found(baseline_of(verdict, source="auto", branch=branch, commit=commit), notes)
+    if skipped:
+        ids = ", ".join(map(str, skipped))
+        raise NoBaseline(
+            f"the newest finished {'results' if len(skipped) > 1 else 'result'} {ids} on "
+            f"{branch} held no conversation (every run an infrastructure failure, or no run at "
+            "all), so there is nothing to compare the agent with."
+        )
     raise NoBaseline(
         f"no finished result of agent {earlier.agent_id} on {branch} was found (results named "
         f"{prefix.strip()} …). The first time this is expected: run the gate on {branch} (on push "

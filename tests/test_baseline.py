@@ -180,6 +180,21 @@ def test_auto_when_the_newest_held_no_conversation_takes_the_one_before(
     assert "Result 61 was skipped: no run of it held a conversation." in found.notes
 
 
+def test_auto_when_every_finished_result_held_no_conversation_says_so_not_that_none_exists(
+    earlier_in, make_settings
+) -> None:
+    """Results on main whose runs never connected: the note names them, and does not say that
+    nothing was found nor that this is expected the first time."""
+    never = {"101": "error", "102": "error"}
+    earlier, _server = earlier_in(
+        [past(61, named("main", "bbbbbbb"), "1d", outcomes=never, status="failed")]
+    )
+    found = auto(make_settings, earlier)
+    assert found.baseline is None
+    [note] = found.notes
+    assert "result 61 on main held no conversation" in note and "was found" not in note
+
+
 def test_auto_when_off_github_actions_says_what_to_pass_instead(earlier_in, make_settings) -> None:
     earlier, server = earlier_in(DECOYS)
     found = auto(make_settings, earlier, RunContext())
