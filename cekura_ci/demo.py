@@ -6,10 +6,11 @@ the gate, and the gate nothing of the stand-in.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 
 from cekura_ci.cli import run_gate
-from cekura_ci.emulator import World, demo_world, load_world, running
+from cekura_ci.emulator import World, WorldError, demo_world, load_world, running
 from cekura_ci.errors import ExitCode
 from cekura_ci.timing import Clock
 
@@ -43,9 +44,20 @@ def run_demo(
 
     Returns 0 once the gate has run, whatever its verdict (the gate's own code with `exit_code`);
     a gate that could not run returns its code."""
-    world: World = load_world(world_file) if world_file else demo_world()
-    agent = world.agents[0].id
+    try:
+        world: World = load_world(world_file) if world_file else demo_world()
+    except WorldError as exc:
+        print(f"cekura-ci demo: error: {exc}", file=sys.stderr)
+        return ExitCode.USAGE_ERROR
+    agent = world.agents[0].id if world.agents else None
     scenario_ids = [s.id for s in world.scenarios if s.agent == agent]
+    if not scenario_ids:
+        print(
+            f"cekura-ci demo: error: {world_file} holds no agent with scenarios: the demo runs "
+            "the scenarios of the world's first agent.",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE_ERROR
     # Only the debug switch is passed on: the demo never writes a real job's outputs or summary.
     # The context is a pull request's; without GITHUB_ACTIONS nothing is a workflow command.
     demo_environ = {**PULL_REQUEST_CONTEXT, "CEKURA_DEBUG": environ.get("CEKURA_DEBUG", "")}

@@ -372,6 +372,55 @@ def test_demo_when_asked_for_the_exit_code_returns_the_gates(
     assert cli.main(args, environ={}) == 0 and summary.read_text().startswith("## ❌")
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "said"),
+    [
+        ("missing.json", None, "cannot read the world file"),
+        ("bad.json", '{"scenarios": [{"id": "x"}]}', "is not a world: scenarios.0.id"),
+        ("bad.yml", "scenarios: [", "is not valid YAML"),
+        ("truncated.json", '{"agents": [', "is not valid JSON"),
+    ],
+)
+@pytest.mark.parametrize("command", ["demo", "emulator"])
+def test_world_file_when_unusable_exits_2_with_one_line_not_a_traceback(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    name: str,
+    content: str | None,
+    said: str,
+) -> None:
+    """`--world` with a missing or malformed file: it once ended in a Python traceback and exit
+    1 (which, for the demo, reads as "the gate failed")."""
+    from cekura_ci import cli
+
+    if content is not None:
+        (tmp_path / name).write_text(content)
+    monkeypatch.chdir(tmp_path)
+    if command == "emulator":
+        with pytest.raises(SystemExit) as exited:
+            cli.main(["emulator", "--world", name], environ={})
+        code = exited.value.code
+    else:
+        code = cli.main(["demo", "--world", name], environ={})
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"cekura-ci {command}: error: " in err and said in err and "Traceback" not in err
+
+
+def test_demo_when_the_world_has_no_agent_with_scenarios_exits_2_saying_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo runs the first agent's scenarios: none is a usage error, not an IndexError."""
+    from cekura_ci import cli
+
+    (tmp_path / "empty.json").write_text('{"agents": [], "scenarios": []}')
+    assert cli.main(["demo", "--world", str(tmp_path / "empty.json")], environ={}) == 2
+    err = capsys.readouterr().err
+    assert "holds no agent with scenarios" in err and "Traceback" not in err
+
+
 def test_result_when_unknown_is_404(make_world, serve) -> None:
     server = serve(make_world())
     answer = requests.get(server.url + RESULTS + "12345/", headers=HEADERS, timeout=5)

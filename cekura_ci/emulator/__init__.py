@@ -30,6 +30,6 @@ their state at a moment), `serializers` (answer shapes), `paging` (DRF paginatio
 """
 
 from .server import EmulatorServer, running
-from .world import World, demo_world, load_world
+from .world import World, WorldError, demo_world, load_world
 
-__all__ = ["EmulatorServer", "World", "demo_world", "load_world", "running"]
+__all__ = ["EmulatorServer", "World", "WorldError", "demo_world", "load_world", "running"]

@@ -7,7 +7,7 @@ import signal
 from collections.abc import Sequence
 
 from .server import EmulatorServer
-from .world import World, demo_world, load_world
+from .world import World, WorldError, demo_world, load_world
 
 
 def parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -56,4 +56,8 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
-    return serve(parser(prog).parse_args(argv))
+    arguments = parser(prog)
+    try:
+        return serve(arguments.parse_args(argv))
+    except WorldError as exc:
+        arguments.error(str(exc))  # the usage line and the message, exit 2

@@ -8,7 +8,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 RunOutcome = Literal["pass", "fail", "error", "timeout"]
 ResultStatus = Literal[
@@ -255,17 +262,44 @@ class World(_Strict):
 LATENCY_METRIC = "Average latency (ms)"
 
 
+class WorldError(ValueError):
+    """A world file that cannot be served; the message names the file and what is wrong."""
+
+
 def load_world(path: str | Path) -> World:
-    text = Path(path).read_text(encoding="utf-8")
-    if str(path).endswith((".yaml", ".yml")):
-        try:
-            import yaml
-        except ImportError:  # pragma: no cover - depends on the environment
-            raise SystemExit("YAML world files need PyYAML: pip install pyyaml") from None
-        data: Any = yaml.safe_load(text)
-    else:
-        data = json.loads(text)
-    return World.model_validate(data)
+    """The world a file declares; WorldError (one readable message) when it cannot be read."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise WorldError(f"cannot read the world file {path}: {why}") from None
+    try:
+        if str(path).endswith((".yaml", ".yml")):
+            try:
+                import yaml
+            except ImportError:  # pragma: no cover - depends on the environment
+                raise SystemExit("YAML world files need PyYAML: pip install pyyaml") from None
+            try:
+                data: Any = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                raise WorldError(
+                    f"{path} is not valid YAML: {' '.join(str(exc).split())}"
+                ) from None
+        else:
+            data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, WorldError):
+            raise
+        raise WorldError(f"{path} is not valid JSON: {exc}") from None
+    try:
+        return World.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(map(str, error['loc'])) or 'the file'}: {error['msg']}"
+            for error in exc.errors()[:10]
+        ]
+        more = f" (and {exc.error_count() - 10} more)" if exc.error_count() > 10 else ""
+        raise WorldError(f"{path} is not a world: {'; '.join(problems)}{more}") from None
 
 
 def demo_world() -> World:
