@@ -48,7 +48,20 @@ def redact_data(data: object, secrets: list[str]) -> object:
     return data
 
 
+#: A label with a personality or test profile is kept this short (its name clipped first), so
+#: that the shortest clip a report applies (80 characters) never cuts off what tells the
+#: scenario's rows apart: two rows once read the same when a long name pushed them out.
+LABEL_LIMIT = 80
+EXTRA_LIMIT = 25
+
+
 def scenario_label(name: str, personality: str | None, test_profile: str | None) -> str:
     """How a scenario is named wherever it is shown: `Book a cleaning (Calm, Gold member)`."""
     extras = [x for x in (personality, test_profile) if x]
-    return name + (f" ({', '.join(extras)})" if extras else "")
+    if not extras:
+        return name
+    label = f"{name} ({', '.join(extras)})"
+    if len(label) <= LABEL_LIMIT:
+        return label
+    suffix = f" ({', '.join(clip(one_line(x), EXTRA_LIMIT) for x in extras)})"
+    return clip(one_line(name), max(20, LABEL_LIMIT - len(suffix))) + suffix

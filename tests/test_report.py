@@ -371,3 +371,19 @@ def test_summary_when_infra_failures_are_ignored_marks_them_not_counted() -> Non
     ignored = render_summary(judge(result(runs), Policy(infra_failures="ignore")))
     counted = render_summary(judge(result(runs), Policy()))
     assert "| 1 (not counted) |" in ignored and "(not counted)" not in counted
+
+
+def test_summary_when_a_long_name_runs_with_two_personalities_keeps_the_rows_apart() -> None:
+    """A 300-character name once pushed the personality out of every clipped label: the two
+    rows of the scenario table (and their annotations, and the console) read the same."""
+    long_name = "Caller asks to move the appointment " * 10
+    runs = [
+        run(1, 101, "fail", name=long_name, personality_name="Calm caller"),
+        run(2, 101, "fail", name=long_name, personality_name="Impatient caller"),
+    ]
+    verdict = judge(result(runs), Policy())
+    [table] = [t for t in gfm.tables(gfm.render(render_summary(verdict))) if t[0][1] == "Scenario"]
+    names = [row[1] for row in table[1:]]
+    assert len(set(names)) == 2 and all(len(n) <= 120 for n in names)
+    assert any("(Calm caller)" in n for n in names)
+    assert any("(Impatient caller)" in n for n in names)
