@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import signal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 # The verdict and the reports (and jinja2) are imported when needed, not before the first request.
 
 log = logging.getLogger(__name__)
+
+#: What a share link must look like to be used: https, then only characters a URL needs (no
+#: space, quote, `$`, backtick, parenthesis or brace that a shell would read), bounded.
+SHARE_LINK = re.compile(r"https://[A-Za-z0-9._~:/?#@!&*+,;=%\[\]-]{1,2040}")
 
 
 @dataclass
@@ -236,4 +241,13 @@ class Gate:
         except ApiError as exc:  # transient ones too: this is best effort; a cancel is not
             log.warning("Could not create a share link for result %s: %s", result_id, exc)
             return None
-        return link.shareable_link
+        url = link.shareable_link.strip()
+        # It becomes the result_url output, which later steps may interpolate: an https address
+        # on one line, or nothing.
+        if not SHARE_LINK.fullmatch(url):
+            log.warning(
+                "Cekura's share link for result %s is not an https address; it was not used.",
+                result_id,
+            )
+            return None
+        return url

