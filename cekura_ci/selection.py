@@ -198,7 +198,26 @@ def _rerun(
                 )
             ]
         )
+    if not result.runs:  # nothing passed either: never a green gate that tested nothing
+        raise SettingsError(
+            [
+                (
+                    "rerun_failed_from",
+                    f"result {result_id} has no runs, so which scenarios failed is not known",
+                )
+            ]
+        )
     failed = not_passed(result)
+    if not failed and any(run.scenario is None and not run.passed for run in result.runs):
+        raise SettingsError(
+            [
+                (
+                    "rerun_failed_from",
+                    f"the runs that did not pass in result {result_id} name no scenario (it was "
+                    "deleted, or Cekura did not say): they cannot be re-run",
+                )
+            ]
+        )
     others = bool(selection.scenarios)
     if others:
         kept = tuple(

@@ -11,7 +11,7 @@ import responses
 import yaml
 from pydantic import SecretStr
 
-from cekura_ci.client import CekuraClient, make_session
+from cekura_ci.client import RESULTS_PATH, CekuraClient, make_session
 from cekura_ci.scenarios_file import MAX_VALUES, read_scenarios_file
 from cekura_ci.selection import not_passed, select
 from cekura_ci.settings import Settings, SettingsError
@@ -284,6 +284,28 @@ def test_not_passed_when_a_failing_scenario_was_deleted_warns_and_leaves_it_out(
     runs[0]["scenario"] = None
     assert not_passed(result(runs)) == {}
     assert "whose scenario no longer exists did not pass" in caplog.text
+
+
+@responses.activate
+def test_rerun_when_only_runs_without_a_scenario_failed_is_refused_not_every_scenario_passed(
+    clock, backoff
+) -> None:
+    """Failures whose scenario is gone cannot be re-run, but did happen: once "Every scenario
+    passed in result 55", exit 0."""
+    runs = runs_for({101: "p", 102: "f"})
+    runs[1]["scenario"] = None
+    responses.get(
+        BASE + RESULTS_PATH + "55/",
+        json={
+            "id": 55,
+            "agent": 42,
+            "status": "completed",
+            "runs": {str(r["id"]): r for r in runs},
+        },
+    )
+    client = CekuraClient(BASE, make_session(SecretStr(API_KEY)))
+    with pytest.raises(SettingsError, match="did not pass in result 55 name no scenario"):
+        select(settings(rerun_failed_from="55", api_url=BASE), client, clock, backoff)
 
 
 @pytest.fixture

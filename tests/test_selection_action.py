@@ -367,6 +367,19 @@ def test_action_when_nothing_failed_in_the_result_says_so_and_exits_0_without_a_
     assert outputs["outcome"] == "passed" and outputs["planned_runs"] == "0"
 
 
+def test_action_when_the_rerun_result_has_no_runs_exits_2_instead_of_passing(
+    catalogue, run_action
+) -> None:
+    """A result without a single run once read as "every scenario passed": exit 0, a green
+    gate that tested nothing."""
+    empty = {"id": NIGHTLY, "name": "nightly", "agent": 42, "age": "1d", "scenarios": []}
+    server = catalogue(past_results=[empty])
+    code, stdout, _, _ = run_action(**inputs(server, rerun_failed_from=str(NIGHTLY)))
+    assert code == 2, stdout
+    assert f"Invalid input 'rerun_failed_from': result {NIGHTLY} has no runs" in stdout
+    assert "Every scenario passed" not in stdout and started_runs(server) == []
+
+
 def test_action_when_the_rerun_result_is_unknown_exits_2(after_a_nightly, run_action) -> None:
     """A result id Cekura does not know is a bad input, not an outage."""
     server = after_a_nightly({})
