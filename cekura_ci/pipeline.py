@@ -174,9 +174,9 @@ class Gate:
         outcome = stopped.outcome
         if ended and outcome == Outcome.CANCELLED:  # while comparing it, or making its link
             return [
-                "The job was cancelled after the result finished, while it was being compared "
-                "with earlier results; the comparison was not finished. The counts below are "
-                "the result's."
+                "The job was cancelled after the result finished, while the gate was still at "
+                "work on it (comparing it with earlier results, making its share link); nothing "
+                "was decided. The counts below are the result's."
             ]
         ended = self.settings.end_calls_on_cancel and outcome in (
             Outcome.CANCELLED,

@@ -335,7 +335,7 @@ def test_gate_when_cancelled_while_looking_up_earlier_results_exits_with_the_sig
     assert outputs["total_runs"] == "9" and outputs["passed_runs"] == "3"
     summary = summary_of(workspace)
     assert summary.startswith("## 🚫 Cekura gate cancelled: 9 of 9 runs had finished")
-    assert "cancelled after the result finished, while it was being compared" in summary
+    assert "cancelled after the result finished, while the gate was still at work" in summary
     assert "No baseline" not in summary and "No history" not in summary
     assert "asked to end" not in summary  # its calls had ended: nothing to end
 
