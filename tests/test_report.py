@@ -14,6 +14,7 @@ from cekura_ci.errors import Outcome
 from cekura_ci.report.json_report import render_json
 from cekura_ci.report.markdown import (
     SUMMARY_LIMIT_BYTES,
+    render_comment,
     render_console,
     render_error,
     render_summary,
@@ -242,6 +243,24 @@ def test_summary_when_api_text_mentions_people_or_issues_github_links_nothing() 
     assert not [href for href, _ in gfm.links(html) if href.startswith("mailto:")]
     readable = html.replace(WORD_JOINER, "")
     assert "ask @octocat or @acme/voice-team about #12, GH-7" in readable
+
+
+def test_summary_when_gh_follows_a_letter_after_a_repository_links_no_issue() -> None:
+    """`acme/agentGH-5` is GitHub's cross-repository reference to acme/agent#5 (a backlink
+    in that repository's issue); the joiner once went only after a `gh-` that starts a word."""
+    text = "see acme/agentGH-5 and www.e.com/x_yGH-3"
+    md = render_summary(judge(result([run(1, 101, "error", error_message=text)]), Policy()))
+    assert gfm.later_links(gfm.render(md)) == []
+    assert (
+        gfm.later_links(
+            gfm.render(
+                render_comment(
+                    judge(result([run(1, 101, "error", error_message=text)]), Policy()), None
+                )
+            )
+        )
+        == []
+    )
 
 
 def test_mention_check_when_text_is_not_protected_finds_the_links() -> None:

@@ -23,7 +23,8 @@ _HTML_OR_MARKDOWN_SPECIAL = re.compile(r"[\\`*_{}\[\]<>()#+!|~&@$=\"'-]")
 #: HTML entity decodes back to the same text), so a joiner after the sign is what keeps API text
 #: from mentioning people or linking issues. It also ends an e-mail autolink (`a@b.com`).
 WORD_JOINER = "\u2060"
-_MENTION = re.compile(r"([@#])(?=[0-9A-Za-z])|\b(gh-)(?=\d)", re.IGNORECASE)
+#: `GH-12` after any letter too: `acme/agentGH-5` is a cross-repository reference to acme/agent#5.
+_MENTION = re.compile(r"([@#])(?=[0-9A-Za-z])|(gh-)(?=\d)", re.IGNORECASE)
 
 # A URL as GitHub's autolinker would see it; `…` is our clip mark, never part of a URL.
 _URL = re.compile(
