@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 MAX_CANDIDATES = 3
 #: A report file larger than this is not read.
 MAX_REPORT_BYTES = 200 * 1024 * 1024
+#: Scenarios (per personality and test profile) a report can hold: a run request places at most
+#: 10,000 calls. A file listing a million once took the step two minutes, 5 GB and a 685 MB
+#: report of its own.
+MAX_REPORT_SCENARIOS = 10_000
 THRESHOLDS_DECIDE = "The thresholds decide."
 
 
@@ -250,6 +254,11 @@ def read_report(path: str) -> Baseline:
         raise NoBaseline(f"the report file {path!r} is not JSON.") from None
     if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
         raise NoBaseline(f"{path!r} is not a cekura-ci JSON report (it has no scenarios).")
+    if len(data["scenarios"]) > MAX_REPORT_SCENARIOS:
+        raise NoBaseline(
+            f"{path!r} lists {len(data['scenarios']):,} scenarios; a cekura-ci report of one "
+            f"result holds at most {MAX_REPORT_SCENARIOS:,}."
+        )
     version = data.get("schema_version")
     if version is not None and (
         isinstance(version, bool) or not isinstance(version, int) or version < 1

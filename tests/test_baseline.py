@@ -325,13 +325,18 @@ def test_report_file_when_unusable_falls_back_with_a_note(
         ({"schema_version": "2", "scenarios": []}, 'schema_version "2", which is not'),
         ({"schema_version": 2.0, "scenarios": []}, "schema_version 2.0, which is not"),
         ({"schema_version": True, "scenarios": []}, "schema_version true, which is not"),
+        (
+            {"scenarios": [{"scenario_id": i, "total": 1, "passed": 1} for i in range(10_001)]},
+            "lists 10,001 scenarios; a cekura-ci report of one result holds at most 10,000",
+        ),
     ],
 )
 def test_report_file_when_hostile_falls_back_with_a_note_instead_of_crashing(
     tmp_path: Path, make_settings, content, expected
 ) -> None:
-    """Nested past the parser's stack, counts that overflow int(), a version that is not ours:
-    a note, never an "unexpected error" after the paid run."""
+    """Nested past the parser's stack, counts that overflow int(), a version that is not ours,
+    more scenarios than a run can have: a note, never an "unexpected error" after the paid run
+    (nor minutes and gigabytes spent comparing with a million scenarios)."""
     settings = make_settings(baseline=write(tmp_path, content))
     found = find(settings, PR, None, policy=Policy(), exclude_id=None)  # type: ignore[arg-type]
     assert found.baseline is None and expected in found.notes[0]
