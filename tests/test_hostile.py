@@ -271,7 +271,7 @@ def test_action_when_connections_are_refused_leaves_urllib3s_retry_chatter_out_o
         agent_id="42",
         scenario_ids="101",
         api_url=closed,
-        max_outage="5",
+        max_outage="1",
     )
     assert cli.action_main(env, clock=clock) == 3
     stdout = capsys.readouterr().out
