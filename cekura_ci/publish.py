@@ -163,7 +163,8 @@ def publish_error(
     context: RunContext,
 ) -> dict[str, str]:
     """When the gate stopped without a verdict, the JUnit file and the comment still say so, if
-    the inputs that ask for them can be read. Best effort; returns the outputs it produced."""
+    the inputs that ask for them can be read. `message` is already redacted. Best effort;
+    returns the outputs it produced."""
     from cekura_ci.report.junit import render_error_junit
     from cekura_ci.report.markdown import render_error_comment
 
@@ -176,6 +177,7 @@ def publish_error(
                 render_error_junit(
                     message, outcome=outcome.value, hint=hint, file=context.workflow_file
                 ),
+                redact_text=False,  # the message is redacted; XML escaping must stay intact
             )
         except (OSError, ValueError) as err:
             log.warning("Could not write %s: %s", junit_file, err)

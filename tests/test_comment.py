@@ -3,6 +3,7 @@ loopback stand-in of GitHub's REST API, and never able to change the verdict."""
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from cekura_ci import cli, pr_comment
+from cekura_ci.client import TRIGGER_PATH
 from cekura_ci.context import RunContext
 from cekura_ci.errors import ExitCode
 from cekura_ci.report.markdown import render_comment
@@ -18,7 +20,8 @@ from cekura_ci.verdict import Policy, judge
 from tests import gfm
 from tests.factories import result, run, runs_for
 from tests.github_stub import GitHubStub
-from tests.helpers import API_KEY, read_outputs, scenario
+from tests.helpers import API_KEY, FakeClock, read_outputs, scenario
+from tests.hostile import Hostile, json_answer
 from tests.test_entrypoint import action_env
 
 RUN_URL = "https://github.example/acme/agent/actions/runs/99/attempts/1"
@@ -311,3 +314,37 @@ def test_action_when_inputs_are_refused_still_comments_and_writes_junit(
     printed = capsys.readouterr().out.splitlines()
     assert printed[1] == f"::add-mask::{github_api.token}"
     assert [line for line in printed if github_api.token in line] == [printed[1]]
+
+
+def test_error_comment_when_the_refusal_echoes_the_key_shows_it_nowhere(
+    github_api: GitHubStub, workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 401 repeating the key: the comment and the JUnit file are rendered from the redacted
+    message, so Markdown (`ck\\_test`) or XML escaping cannot smuggle it past the redaction."""
+    event = workspace / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 12}}))
+    with Hostile() as cekura:
+        cekura.on("POST", TRIGGER_PATH, json_answer({"detail": f"Bad key <{API_KEY}>"}, status=401))
+        env = action_env(
+            workspace,
+            api_key=API_KEY,
+            agent_id="42",
+            scenario_ids="101",
+            api_url=cekura.url,
+            comment="update",
+            github_token=github_api.token,
+            junit_file="junit.xml",
+        )
+        env.update(
+            GITHUB_REPOSITORY="acme/agent",
+            GITHUB_EVENT_PATH=str(event),
+            GITHUB_API_URL=github_api.url,
+        )
+        assert cli.action_main(env, clock=FakeClock()) == 2
+    capsys.readouterr()
+    [comment] = github_api.comments
+    junit = (workspace / "junit.xml").read_text()
+    for text in (comment["body"], junit):
+        assert "***" in text.replace("\\", "")
+        for form in (text, text.replace("\\", ""), html.unescape(text)):
+            assert API_KEY not in form
