@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from cekura_ci.comparison import Baseline, ScenarioTally
 from cekura_ci.context import NAME_SEPARATOR, NAME_TAG, RunContext
 from cekura_ci.earlier import FINISHED, Earlier
-from cekura_ci.errors import CekuraCIError
+from cekura_ci.errors import Cancelled, CekuraCIError
 from cekura_ci.gating import baseline_of, judged_runs, parse_time
 from cekura_ci.settings import Settings
 from cekura_ci.verdict import SCHEMA_VERSION, Policy, judge
@@ -81,6 +81,8 @@ def find(
         return Found(read_report(wanted))
     except NoBaseline as exc:
         note = f"No baseline: {exc} {THRESHOLDS_DECIDE}"
+    except Cancelled:
+        raise  # the job is being cancelled: not a missing baseline
     except CekuraCIError as exc:
         note = f"No baseline: looking for it failed ({str(exc).rstrip('.')}). {THRESHOLDS_DECIDE}"
     log.warning("%s", note)

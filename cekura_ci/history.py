@@ -13,7 +13,7 @@ import logging
 from cekura_ci.baseline import name_parts
 from cekura_ci.context import RunContext
 from cekura_ci.earlier import FINISHED, Earlier
-from cekura_ci.errors import CekuraCIError
+from cekura_ci.errors import Cancelled, CekuraCIError
 from cekura_ci.gating import outcomes, point
 from cekura_ci.settings import Settings
 from cekura_ci.trend import History, build_history
@@ -58,6 +58,8 @@ def load(
                 continue
             verdict = judge(result, policy)
             snapshots.append((point(verdict, commit=name_parts(result.name)[1]), outcomes(verdict)))
+    except Cancelled:
+        raise  # the job is being cancelled: not a missing history
     except CekuraCIError as exc:
         note = f"No history: looking up earlier results failed ({str(exc).rstrip('.')})."
         log.warning("%s", note)

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CANCELLED_COMPARING = (
+    "The job was cancelled while the finished result was being compared with its baseline and "
+    "history: the comparison is left out, and a cancelled gate does not pass."
+)
+
 
 @dataclass
 class Gate:
@@ -50,7 +55,7 @@ class Gate:
         # At once: later steps have the id even if this one dies while waiting.
         self.github.set_output("result_id", result_id)
         result, stopped = self.wait(result_id)
-        verdict = self.judge(result, result_id, stopped, calls_placed)
+        verdict, stopped = self.judge(result, result_id, stopped, calls_placed)
         publish(verdict, self.settings, self.github, self.context)
         if stopped:
             return stopped.exit_code
@@ -115,23 +120,29 @@ class Gate:
         result_id: int,
         stopped: CekuraCIError | None,
         calls_placed: int | None,
-    ) -> Verdict:
+    ) -> tuple[Verdict, CekuraCIError | None]:
         """The verdict on what was seen; a result that was judged is also compared with its
-        baseline and history, and an interrupted one says what happened instead."""
+        baseline and history, and an interrupted one says what happened instead. Returns why the
+        gate stopped early, if it did (a cancel may also come while comparing)."""
         from cekura_ci.verdict import judge
 
         interruption = (stopped.outcome, str(stopped)) if stopped else None
         verdict = judge(result, self.policy, result_id=result_id, interruption=interruption)
         verdict = verdict.model_copy(update={"calls_placed": calls_placed})
         if stopped:
-            verdict = verdict.model_copy(
-                update={"notes": self.interruption_notes(result_id, stopped)}
-            )
+            notes = self.interruption_notes(result_id, stopped)
+            verdict = verdict.model_copy(update={"notes": notes})
         else:
-            verdict = self.compare(verdict, result)
-        if self.settings.share_link and result is not None:
+            try:
+                verdict = self.compare(verdict, result)
+            except Cancelled as exc:
+                stopped = exc
+                verdict = judge(
+                    result, self.policy, result_id=result_id, interruption=(exc.outcome, str(exc))
+                ).model_copy(update={"calls_placed": calls_placed, "notes": [CANCELLED_COMPARING]})
+        if self.settings.share_link and result is not None and not stopped:
             verdict = verdict.model_copy(update={"result_url": self.share_link(result_id)})
-        return verdict
+        return verdict, stopped
 
     def end_calls(self, result_id: int) -> None:
         if not self.settings.end_calls_on_cancel:

@@ -279,10 +279,11 @@ def test_history_when_cekura_is_slow_stops_within_its_time_budget(
     assert "Timed out fetching result" in summary or "took longer than 2m00s" in summary
 
 
-def test_history_when_the_job_is_cancelled_meanwhile_still_reports_the_verdict(
+def test_lookup_when_the_job_is_cancelled_meanwhile_exits_cancelled_with_the_verdict(
     gate_with, workspace: Path, clock
 ) -> None:
-    """A cancellation during the look-up ends it at once; the judged result is still reported."""
+    """A cancel during the baseline look-up ends it at once: the finished result is still
+    reported, the step exits 143 as cancelled, not with the verdict's code."""
     faults = [{"endpoint": "results", "kind": "status", "retry_after": 5}]
     gate, _, _ = gate_with(baseline="auto", faults=faults)
     original = gate.compare
@@ -292,9 +293,9 @@ def test_history_when_the_job_is_cancelled_meanwhile_still_reports_the_verdict(
         return original(*args)
 
     gate.compare = cancel_then_compare
-    gate.run()
+    assert gate.run() == ExitCode.TERMINATED
     summary = summary_of(workspace)
-    assert "## ❌ Cekura gate failed: 33.33% of runs passed" in summary
-    assert (
-        "No baseline: looking for it failed \\(The job was cancelled \\(SIGTERM\\)\\)." in summary
-    )
+    assert summary.startswith("## 🚫 Cekura gate cancelled: 9 of 9 runs had finished")
+    assert "cancelled while the finished result was being compared" in summary
+    outputs = read_outputs(workspace / "github_output")
+    assert outputs["outcome"] == "cancelled" and outputs["passed"] == "false"
