@@ -17,7 +17,7 @@ from cekura_ci.context import RunContext
 from cekura_ci.errors import ApiError, Cancelled, CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub
 from cekura_ci.plan import Prepared, prepare_run
-from cekura_ci.publish import check_report_paths, publish
+from cekura_ci.publish import best_effort, check_report_paths, publish
 from cekura_ci.settings import Settings
 from cekura_ci.timing import Backoff, Clock
 from cekura_ci.trigger import start_run
@@ -56,10 +56,11 @@ class Gate:
         self.github.set_output("result_id", result_id)
         result, stopped = self.wait(result_id)
         verdict, stopped = self.judge(result, result_id, stopped, calls_placed)
-        publish(verdict, self.settings, self.github, self.context)
-        if stopped:
-            return stopped.exit_code
-        return ExitCode.PASSED if verdict.gate_passed else ExitCode.GATE_FAILED
+        code = exit_code(verdict, stopped)  # decided before any report: none can change it
+        best_effort(
+            "the reports", lambda: publish(verdict, self.settings, self.github, self.context), None
+        )
+        return code
 
     @property
     def policy(self) -> Policy:
@@ -227,3 +228,10 @@ class Gate:
             log.warning("Could not create a share link for result %s: %s", result_id, exc)
             return None
         return link.shareable_link
+
+
+def exit_code(verdict: Verdict, stopped: CekuraCIError | None) -> ExitCode:
+    """What the step exits with: why it stopped early if it did, else the gate's verdict."""
+    if stopped:
+        return stopped.exit_code
+    return ExitCode.PASSED if verdict.gate_passed else ExitCode.GATE_FAILED
