@@ -98,6 +98,7 @@ def guarded(
     body: Callable[[], ExitCode],
     raw: Mapping[str, str | None] | None = None,
     context: RunContext | None = None,
+    cancel: CancelToken | None = None,
 ) -> int:
     """Run `body`; turn every failure into one clear message, an error summary and an exit code
     (and, when asked for, a JUnit file and a pull-request comment that say the same)."""
@@ -131,6 +132,7 @@ def guarded(
         raw=raw or {},
         github=github,
         context=context or RunContext(),
+        cancel=cancel,
     )
     for name, value in produced.items():
         github.set_output(name, value)
@@ -166,6 +168,7 @@ def run_gate(
         lambda: build_gate(load_settings(raw, environ), github, clock, context).run(),
         raw,
         context,
+        clock.cancel,
     )
     clock.cancel.release()
     return code

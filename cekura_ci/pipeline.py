@@ -58,7 +58,9 @@ class Gate:
         verdict, stopped = self.judge(result, result_id, stopped, calls_placed)
         code = exit_code(verdict, stopped)  # decided before any report: none can change it
         best_effort(
-            "the reports", lambda: publish(verdict, self.settings, self.github, self.context), None
+            "the reports",
+            lambda: publish(verdict, self.settings, self.github, self.context, self.clock.cancel),
+            None,
         )
         return code
 

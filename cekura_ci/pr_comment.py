@@ -11,6 +11,8 @@ Authorization header; no message of this module contains it.
 from __future__ import annotations
 
 import hashlib
+import time
+import zlib
 from dataclasses import dataclass
 
 import requests
@@ -19,9 +21,15 @@ from pydantic import SecretStr
 from cekura_ci import __version__
 from cekura_ci.context import RunContext
 from cekura_ci.text import one_line
+from cekura_ci.timing import CancelToken
+from cekura_ci.transport import NotAsked, Stopped, TooLarge, WatchedAdapter, send
 
-#: (connect, read) seconds for each request: a comment is not worth holding the job for.
-REQUEST_TIMEOUT = (5.0, 10.0)
+#: Seconds for one request, and for the whole comment, however many pages: a comment is not worth
+#: holding the job for (and the runner kills a cancelled job seconds after its SIGTERM).
+REQUEST_LIMIT = 10.0
+TOTAL_LIMIT = 20.0
+#: A page of 100 comments of 65,536 characters each is at most about 26 MB of JSON.
+MAX_BODY_BYTES = 32 * 1024 * 1024
 PER_PAGE = 100
 #: Pages of comments looked through for ours (10,000 comments) before making a new one.
 MAX_PAGES = 100
@@ -72,12 +80,30 @@ def _explain(response: requests.Response, what: str) -> str:
     return f"GitHub could not {what} ({detail})."
 
 
-class Comments:
-    """The few REST calls a comment needs, on one session with the token and a timeout."""
+def _session() -> requests.Session:
+    session = requests.Session()
+    adapter = WatchedAdapter()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
-    def __init__(self, api_url: str, token: SecretStr, session: requests.Session | None = None):
+
+class Comments:
+    """The few REST calls a comment needs, on one session with the token, each bounded as a whole
+    and all of them by TOTAL_LIMIT, and stopped at once when the job is cancelled."""
+
+    def __init__(
+        self,
+        api_url: str,
+        token: SecretStr,
+        session: requests.Session | None = None,
+        *,
+        cancel: CancelToken | None = None,
+    ):
         self.api_url = api_url.rstrip("/")
-        self.session = session or requests.Session()
+        self.session = session or _session()
+        self.cancel = cancel or CancelToken()
+        self.deadline = time.monotonic() + TOTAL_LIMIT
         self.session.headers.update(
             {
                 "Authorization": f"Bearer {token.get_secret_value()}",
@@ -88,15 +114,26 @@ class Comments:
         )
 
     def _call(self, method: str, url: str, what: str, **kwargs: object) -> requests.Response:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise CommentFailed(f"Gave up on the comment: GitHub's API took over {TOTAL_LIMIT:g}s.")
         try:
-            response = self.session.request(
-                method, url, timeout=REQUEST_TIMEOUT, allow_redirects=False, **kwargs
+            return send(
+                self.session,
+                method,
+                url,
+                limit=min(REQUEST_LIMIT, left),
+                cancel=self.cancel,
+                max_body=MAX_BODY_BYTES,
+                **kwargs,
             )
-        except requests.RequestException as exc:
+        except Stopped as stop:
+            why = "the job was cancelled" if stop.cancelled else "no complete answer in time"
+            raise CommentFailed(f"Could not {what}: {why}.") from None
+        except (requests.RequestException, TooLarge, NotAsked, zlib.error) as exc:
             raise CommentFailed(
                 f"Could not reach GitHub's API to {what} ({type(exc).__name__})."
             ) from None
-        return response
 
     def login(self) -> str:
         """The token's user. The job's token may not ask (`GET /user` answers 403): its comments
@@ -160,6 +197,7 @@ def post(
     token: SecretStr | None,
     key: str,
     session: requests.Session | None = None,
+    cancel: CancelToken | None = None,
 ) -> Posted:
     """Write `body` (the marker is added in front) as this step's comment; CommentFailed says why
     not."""
@@ -175,7 +213,7 @@ def post(
         )
     mark = marker(context, key)
     text = f"{mark}\n{body}"
-    comments = Comments(context.api_url, token, session)
+    comments = Comments(context.api_url, token, session, cancel=cancel)
     try:
         if mode == "update":
             existing = comments.find(

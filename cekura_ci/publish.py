@@ -18,6 +18,7 @@ from cekura_ci.errors import Outcome
 from cekura_ci.github import GitHub, unwritable_reason
 from cekura_ci.settings import Settings, SettingsError, parse_github_token
 from cekura_ci.text import one_line, redact, redact_data
+from cekura_ci.timing import CancelToken
 
 if TYPE_CHECKING:
     from cekura_ci.verdict import Verdict
@@ -80,7 +81,11 @@ def best_effort(what: str, step: Callable[[], T], default: T) -> T:
 
 
 def publish(
-    verdict: Verdict, settings: Settings, github: GitHub, context: RunContext | None = None
+    verdict: Verdict,
+    settings: Settings,
+    github: GitHub,
+    context: RunContext | None = None,
+    cancel: CancelToken | None = None,
 ) -> None:
     """Outputs, summary, files, the comment, annotations and log lines: every report comes from
     the verdict, and each is written on its own, so one that fails leaves the others."""
@@ -170,6 +175,7 @@ def comment(
     key: str,
     github: GitHub,
     context: RunContext,
+    cancel: CancelToken | None = None,
 ) -> str:
     """Post or update the pull-request comment when asked; its URL, or "" (with a warning for
     anything that went wrong: the verdict stands either way)."""
@@ -177,7 +183,12 @@ def comment(
         return ""
     try:
         posted = pr_comment.post(
-            redact(body, github.masked), mode=mode, context=context, token=token, key=key
+            redact(body, github.masked),
+            mode=mode,
+            context=context,
+            token=token,
+            key=key,
+            cancel=cancel,
         )
     except pr_comment.CommentFailed as exc:
         log.warning("%s", exc)
@@ -194,6 +205,7 @@ def publish_error(
     raw: Mapping[str, str | None],
     github: GitHub,
     context: RunContext,
+    cancel: CancelToken | None = None,
 ) -> dict[str, str]:
     """When the gate stopped without a verdict, the JUnit file and the comment still say so, if
     the inputs that ask for them can be read. `message` is already redacted. Best effort;
@@ -222,7 +234,9 @@ def publish_error(
     if mode in ("update", "new"):
         body = render_error_comment(message, hint=hint, run_url=context.run_url)
         key = " ".join((raw.get("comment_key") or "").split())
-        url = comment(body, mode=mode, token=token, key=key, github=github, context=context)
+        url = comment(
+            body, mode=mode, token=token, key=key, github=github, context=context, cancel=cancel
+        )
         if url:
             produced["comment_url"] = url
     return produced

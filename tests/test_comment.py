@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,12 +18,13 @@ from cekura_ci.client import TRIGGER_PATH
 from cekura_ci.context import RunContext
 from cekura_ci.errors import ExitCode
 from cekura_ci.report.markdown import render_comment
+from cekura_ci.timing import CancelToken
 from cekura_ci.verdict import Policy, judge
 from tests import gfm
 from tests.factories import result, run, runs_for
 from tests.github_stub import GitHubStub
 from tests.helpers import API_KEY, FakeClock, read_outputs, scenario
-from tests.hostile import Hostile, json_answer
+from tests.hostile import Hostile, drip, hold, json_answer
 from tests.test_entrypoint import action_env
 
 RUN_URL = "https://github.example/acme/agent/actions/runs/99/attempts/1"
@@ -348,3 +351,40 @@ def test_error_comment_when_the_refusal_echoes_the_key_shows_it_nowhere(
         assert "***" in text.replace("\\", "")
         for form in (text, text.replace("\\", ""), html.unescape(text)):
             assert API_KEY not in form
+
+
+def slow_github(answer) -> tuple[Hostile, RunContext]:
+    server = Hostile()
+    server.on("GET", "/user", json_answer({"login": "ci-bot"}))
+    server.on("GET", "/repos/acme/agent/issues/12/comments", answer)
+    return server, RunContext(repository="acme/agent", pull_request=12, api_url=server.url)
+
+
+def test_comment_when_github_drips_gives_up_at_the_bound_for_the_whole_comment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A page dripping a byte at a time: the whole comment is bounded, not each socket read."""
+    monkeypatch.setattr(pr_comment, "REQUEST_LIMIT", 0.5)
+    monkeypatch.setattr(pr_comment, "TOTAL_LIMIT", 0.8)
+    server, context = slow_github(drip([{"id": i} for i in range(20)], every=0.05))
+    with server:
+        started = time.monotonic()
+        with pytest.raises(pr_comment.CommentFailed, match="no complete answer in time"):
+            pr_comment.post("x", mode="update", context=context, token=SecretStr("t"), key="k")
+        assert time.monotonic() - started < 2
+
+
+def test_comment_when_the_job_is_cancelled_stops_at_once() -> None:
+    """SIGTERM while GitHub holds the request: the comment is given up within a fraction of a
+    second, so the runner's kill does not find the step still waiting on GitHub."""
+    arrived = threading.Event()
+    server, context = slow_github(hold(arrived))
+    cancel = CancelToken()
+    with server:
+        threading.Thread(target=lambda: arrived.wait(5) and cancel.cancel(15), daemon=True).start()
+        started = time.monotonic()
+        with pytest.raises(pr_comment.CommentFailed, match="the job was cancelled"):
+            pr_comment.post(
+                "x", mode="update", context=context, token=SecretStr("t"), key="k", cancel=cancel
+            )
+        assert time.monotonic() - started < 2
