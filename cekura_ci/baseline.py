@@ -93,7 +93,7 @@ def find(
     except NoBaseline as exc:
         note = f"No baseline: {exc} {THRESHOLDS_DECIDE}"
     except Cancelled:
-        raise  # the job is cancelled: not a missing baseline, and the gate does not go on
+        raise  # the job is being cancelled: not a missing baseline
     except CekuraCIError as exc:
         note = f"No baseline: looking for it failed ({str(exc).rstrip('.')}). {THRESHOLDS_DECIDE}"
     log.warning("%s", note)

@@ -111,12 +111,12 @@ def guarded(
 
     for line in lines:
         github.annotate("error", line, title="Cekura gate")
-    # Redacted before rendering: Markdown escaping would hide the key from a later redaction.
+    # Redacted before anything renders it: Markdown or XML escaping would hide the key from a
+    # redaction of the rendered text.
+    message = redact(" ".join(lines), github.masked)
     started = github.outputs.get("result_id", "")
     summary = render_error(
-        redact(" ".join(lines), github.masked),
-        hint=hint,
-        result_id=int(started) if started.isdigit() else None,
+        message, hint=hint, result_id=int(started) if started.isdigit() else None
     )
     github.append_summary(summary)
     github.set_output("outcome", outcome.value)
@@ -127,7 +127,7 @@ def guarded(
         except (OSError, ValueError) as err:
             log.warning("Could not write %s: %s", summary_file, err)
     produced = publish_error(
-        " ".join(lines),
+        message,
         outcome=outcome,
         hint=hint,
         raw=raw or {},

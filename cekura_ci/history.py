@@ -59,7 +59,7 @@ def load(
             verdict = judge(result, policy)
             snapshots.append((point(verdict, commit=name_parts(result.name)[1]), outcomes(verdict)))
     except Cancelled:
-        raise  # the job is cancelled: the gate does not go on
+        raise  # the job is being cancelled: not a missing history
     except CekuraCIError as exc:
         note = f"No history: looking up earlier results failed ({str(exc).rstrip('.')})."
         log.warning("%s", note)

@@ -19,7 +19,7 @@ from cekura_ci.context import RunContext
 from cekura_ci.errors import ApiError, Cancelled, CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub
 from cekura_ci.plan import Prepared, prepare_run
-from cekura_ci.publish import check_report_paths, publish
+from cekura_ci.publish import best_effort, check_report_paths, publish
 from cekura_ci.settings import Settings
 from cekura_ci.timing import Backoff, Clock
 from cekura_ci.trigger import start_run
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CANCELLED_COMPARING = (
+    "The job was cancelled while the finished result was being compared with its baseline and "
+    "history, or linked: the comparison is left out, and a cancelled gate does not pass."
+)
 #: What a share link must look like to be used: https, then only characters a URL needs (no
 #: space, quote, `$`, backtick, parenthesis or brace that a shell would read), bounded.
 SHARE_LINK = re.compile(r"https://[A-Za-z0-9._~:/?#@!&*+,;=%\[\]-]{1,2040}")
@@ -56,21 +60,19 @@ class Gate:
         # At once: later steps have the id even if this one dies while waiting.
         self.github.set_output("result_id", result_id)
         result, stopped = self.wait(result_id)
-        try:
-            verdict = self.judge(result, result_id, stopped, calls_placed)
-            if stopped is None:
-                self.clock.cancel.check()  # a signal between two requests of the comparison
-        except Cancelled as exc:  # while comparing or linking: the result had ended, was judged
-            stopped = exc
-            verdict = self.judge(result, result_id, stopped, calls_placed)
-        publish(verdict, self.settings, self.github, self.context, self.clock.cancel)
+        verdict, stopped = self.judge(result, result_id, stopped, calls_placed)
+        code = exit_code(verdict, stopped)  # decided before any report: none can change it
+        best_effort(
+            "the reports",
+            lambda: publish(verdict, self.settings, self.github, self.context, self.clock.cancel),
+            None,
+        )
         if self.clock.cancel.cancelled and not isinstance(stopped, Cancelled):
-            # While the reports were written: they say what was known, the exit code the signal.
+            # The runner's signal came after the verdict, while it was reported: the reports say
+            # what was known, and the step exits as cancelled, as it does at every other moment.
             log.warning("The job was cancelled while the reports were written.")
             return Cancelled(self.clock.cancel.signal_number or signal.SIGINT).exit_code
-        if stopped:
-            return stopped.exit_code
-        return ExitCode.PASSED if verdict.gate_passed else ExitCode.GATE_FAILED
+        return code
 
     @property
     def policy(self) -> Policy:
@@ -131,25 +133,29 @@ class Gate:
         result_id: int,
         stopped: CekuraCIError | None,
         calls_placed: int | None,
-    ) -> Verdict:
+    ) -> tuple[Verdict, CekuraCIError | None]:
         """The verdict on what was seen; a result that was judged is also compared with its
-        baseline and history, and an interrupted one says what happened instead."""
+        baseline and history, and an interrupted one says what happened instead. Returns why the
+        gate stopped early, if it did (a cancel may also come while comparing)."""
         from cekura_ci.verdict import judge
 
         interruption = (stopped.outcome, str(stopped)) if stopped else None
         verdict = judge(result, self.policy, result_id=result_id, interruption=interruption)
         verdict = verdict.model_copy(update={"calls_placed": calls_placed})
         if stopped:
-            ended = result is not None and result.is_terminal
-            verdict = verdict.model_copy(
-                update={"notes": self.interruption_notes(result_id, stopped, ended=ended)}
-            )
+            notes = self.interruption_notes(result_id, stopped)
+            verdict = verdict.model_copy(update={"notes": notes})
         else:
-            verdict = self.compare(verdict, result)
-        # Nothing more is asked of Cekura once the job is cancelled.
-        if self.settings.share_link and result is not None and not self.clock.cancel.cancelled:
-            verdict = verdict.model_copy(update={"result_url": self.share_link(result_id)})
-        return verdict
+            try:
+                verdict = self.compare(verdict, result)
+                if self.settings.share_link and result is not None:
+                    verdict = verdict.model_copy(update={"result_url": self.share_link(result_id)})
+            except Cancelled as exc:
+                stopped = exc
+                verdict = judge(
+                    result, self.policy, result_id=result_id, interruption=(exc.outcome, str(exc))
+                ).model_copy(update={"calls_placed": calls_placed, "notes": [CANCELLED_COMPARING]})
+        return verdict, stopped
 
     def end_calls(self, result_id: int) -> None:
         if not self.settings.end_calls_on_cancel:
@@ -168,16 +174,8 @@ class Gate:
         except ApiError as exc:  # transient ones too: this is best effort
             log.warning("Could not end the calls of result %s: %s", result_id, exc)
 
-    def interruption_notes(
-        self, result_id: int, stopped: CekuraCIError, *, ended: bool = False
-    ) -> list[str]:
+    def interruption_notes(self, result_id: int, stopped: CekuraCIError) -> list[str]:
         outcome = stopped.outcome
-        if ended and outcome == Outcome.CANCELLED:  # while comparing it, or making its link
-            return [
-                "The job was cancelled after the result finished, while the gate was still at "
-                "work on it (comparing it with earlier results, making its share link); nothing "
-                "was decided. The counts below are the result's."
-            ]
         ended = self.settings.end_calls_on_cancel and outcome in (
             Outcome.CANCELLED,
             Outcome.TIMEOUT,
@@ -251,3 +249,10 @@ class Gate:
             )
             return None
         return url
+
+
+def exit_code(verdict: Verdict, stopped: CekuraCIError | None) -> ExitCode:
+    """What the step exits with: why it stopped early if it did, else the gate's verdict."""
+    if stopped:
+        return stopped.exit_code
+    return ExitCode.PASSED if verdict.gate_passed else ExitCode.GATE_FAILED

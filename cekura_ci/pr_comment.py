@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+import zlib
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -19,17 +20,17 @@ import requests
 from pydantic import SecretStr
 
 from cekura_ci import __version__
-from cekura_ci.client import OutOfTime, make_watched_adapter, run_exchange
 from cekura_ci.context import RunContext
 from cekura_ci.text import one_line
 from cekura_ci.timing import CancelToken
+from cekura_ci.transport import NotAsked, Stopped, TooLarge, WatchedAdapter, send
 
-#: Seconds one request may take as a whole, and all of them together: a comment is not worth
-#: holding the job for. A cancelled job stops the request in flight at once (Cancelled).
-REQUEST_TIMEOUT = 15.0
-COMMENT_BUDGET = 60.0
-#: The largest answer read (a page of 100 comments of 65,536 characters is about 7 MB).
-MAX_BODY = 32 * 1024 * 1024
+#: Seconds for one request, and for the whole comment, however many pages: a comment is not worth
+#: holding the job for (and the runner kills a cancelled job seconds after its SIGTERM).
+REQUEST_LIMIT = 10.0
+TOTAL_LIMIT = 20.0
+#: A page of 100 comments of 65,536 characters each is at most about 26 MB of JSON.
+MAX_BODY_BYTES = 32 * 1024 * 1024
 PER_PAGE = 100
 #: Pages of comments looked through for ours (10,000 comments) before making a new one.
 MAX_PAGES = 100
@@ -80,26 +81,30 @@ def _explain(response: requests.Response, what: str) -> str:
     return f"GitHub could not {what} ({detail})."
 
 
+def _session() -> requests.Session:
+    session = requests.Session()
+    adapter = WatchedAdapter()
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 class Comments:
-    """The few REST calls a comment needs, on one session with the token, each request bounded
-    as a whole and all of them within COMMENT_BUDGET; a cancel stops the one in flight."""
+    """The few REST calls a comment needs, on one session with the token, each bounded as a whole
+    and all of them by TOTAL_LIMIT, and stopped at once when the job is cancelled."""
 
     def __init__(
         self,
         api_url: str,
         token: SecretStr,
         session: requests.Session | None = None,
+        *,
         cancel: CancelToken | None = None,
     ):
         self.api_url = api_url.rstrip("/")
+        self.session = session or _session()
         self.cancel = cancel or CancelToken()
-        self.deadline = time.monotonic() + COMMENT_BUDGET
-        if session is None:
-            session = requests.Session()
-            adapter = make_watched_adapter()  # so that a request given up on is shut at once
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-        self.session = session
+        self.deadline = time.monotonic() + TOTAL_LIMIT
         self.session.headers.update(
             {
                 "Authorization": f"Bearer {token.get_secret_value()}",
@@ -110,40 +115,26 @@ class Comments:
         )
 
     def _call(self, method: str, url: str, what: str, **kwargs: object) -> requests.Response:
-        """One request, its body read; Cancelled when the job is cancelled meanwhile."""
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise CommentFailed(
-                f"Gave up on the comment: GitHub's API took more than {COMMENT_BUDGET:g}s in all "
-                f"(before it could {what})."
-            )
-        limit = min(REQUEST_TIMEOUT, left)
+            raise CommentFailed(f"Gave up on the comment: GitHub's API took over {TOTAL_LIMIT:g}s.")
         try:
-            exchange = run_exchange(
+            return send(
                 self.session,
                 method,
                 url,
-                limit=limit,
+                limit=min(REQUEST_LIMIT, left),
                 cancel=self.cancel,
-                max_body=MAX_BODY,
+                max_body=MAX_BODY_BYTES,
                 **kwargs,
             )
-        except OutOfTime:
-            exchange = None
-        if exchange is None or isinstance(exchange.error, requests.Timeout):
+        except Stopped as stop:
+            why = "the job was cancelled" if stop.cancelled else "no complete answer in time"
+            raise CommentFailed(f"Could not {what}: {why}.") from None
+        except (requests.RequestException, TooLarge, NotAsked, zlib.error) as exc:
             raise CommentFailed(
-                f"GitHub's API gave no complete answer within {limit:.3g}s when asked to {what}."
+                f"Could not reach GitHub's API to {what} ({type(exc).__name__})."
             ) from None
-        if exchange.error is not None or exchange.response is None:
-            raise CommentFailed(
-                f"Could not reach GitHub's API to {what} ({type(exchange.error).__name__})."
-            ) from None
-        return exchange.response
-
-    def _same_api(self, url: str) -> bool:
-        """A `next` link is followed only to GitHub's API itself: the token goes nowhere else."""
-        here, there = urlsplit(self.api_url), urlsplit(url)
-        return (here.scheme, here.netloc) == (there.scheme, there.netloc)
 
     def login(self) -> str:
         """The token's user. The job's token may not ask (`GET /user` answers 403): its comments
@@ -156,6 +147,11 @@ class Comments:
         if response.status_code in (401, 403, 404):
             return ACTIONS_BOT
         raise CommentFailed(_explain(response, "find the token's user"))
+
+    def _same_api(self, url: str) -> bool:
+        """A `next` link is followed only to GitHub's API itself: the token goes nowhere else."""
+        here, there = urlsplit(self.api_url), urlsplit(url)
+        return (here.scheme, here.netloc) == (there.scheme, there.netloc)
 
     def find(self, repository: str, number: int, mark: str, login: str) -> dict | None:
         """The first comment of `login` on the pull request that carries `mark`, following pages."""
@@ -215,7 +211,7 @@ def post(
     cancel: CancelToken | None = None,
 ) -> Posted:
     """Write `body` (the marker is added in front) as this step's comment; CommentFailed says why
-    not, Cancelled that the job was cancelled meanwhile."""
+    not."""
     if context.pull_request is None or not context.repository:
         raise CommentFailed(
             "No pull-request comment: this run is not for a pull request "
@@ -228,7 +224,7 @@ def post(
         )
     mark = marker(context, key)
     text = f"{mark}\n{body}"
-    comments = Comments(context.api_url, token, session, cancel)
+    comments = Comments(context.api_url, token, session, cancel=cancel)
     try:
         if mode == "update":
             existing = comments.find(

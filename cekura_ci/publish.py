@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import SecretStr
 
 from cekura_ci import pr_comment
 from cekura_ci.context import RunContext
-from cekura_ci.errors import Cancelled, Outcome
+from cekura_ci.errors import Outcome
 from cekura_ci.github import GitHub, unwritable_reason
 from cekura_ci.settings import Settings, SettingsError, parse_github_token
 from cekura_ci.text import one_line, redact, redact_data
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # The reports (and jinja2) are imported when needed, not before the first request.
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_ANNOTATIONS = 10
 
@@ -52,11 +53,11 @@ def write_report(github: GitHub, name: str, path: str, render: Callable[[], str]
     """Write one report file; if that fails after all, warn and go on: the verdict stands."""
     if not path:
         return ""
-    try:
-        return github.write_file(path, render(), redact_text=name == "summary_file")
-    except Exception as exc:  # a report is never worth a changed verdict, even on a bug of ours
-        log.warning("Could not write %s %r (%s); the verdict stands.", name, path, exc)
-        return ""
+    return best_effort(
+        f"{name} {path!r}",
+        lambda: github.write_file(path, render(), redact_text=name == "summary_file"),
+        "",
+    )
 
 
 def redacted(verdict: Verdict, secrets: list[str]) -> Verdict:
@@ -68,6 +69,17 @@ def redacted(verdict: Verdict, secrets: list[str]) -> Verdict:
     return type(verdict).model_validate(redact_data(json.loads(dumped), secrets))
 
 
+def best_effort(what: str, step: Callable[[], T], default: T) -> T:
+    """One report step; if it fails, even on a bug of ours, a warning: the verdict stands."""
+    try:
+        return step()
+    except Exception as exc:
+        log.warning(
+            "Could not write %s (%s: %s); the verdict stands.", what, type(exc).__name__, exc
+        )
+        return default
+
+
 def publish(
     verdict: Verdict,
     settings: Settings,
@@ -75,19 +87,25 @@ def publish(
     context: RunContext | None = None,
     cancel: CancelToken | None = None,
 ) -> None:
-    """Summary, files, outputs, annotations, the comment and log lines: every report comes from
-    the verdict. A cancel stops only the comment (the one report that waits on a network)."""
+    """Outputs, summary, files, the comment, annotations and log lines: every report comes from
+    the verdict, and each is written on its own, so one that fails leaves the others."""
     from cekura_ci.report.json_report import render_json
     from cekura_ci.report.junit import render_junit
     from cekura_ci.report.markdown import render_comment, render_console, render_summary
 
     context = context or RunContext()
-    verdict = redacted(verdict, github.masked)
-    summary = render_summary(verdict)
-    github.append_summary(summary)
-    outputs: dict[str, object] = {
+    verdict = best_effort("the redacted verdict", lambda: redacted(verdict, github.masked), verdict)
+    for name, value in verdict_outputs(verdict).items():  # first: they need no rendering
+        github.set_output(name, value)
+    summary = best_effort("the job summary", lambda: render_summary(verdict), "")
+    if summary:
+        github.append_summary(summary)
+    files = {
         "summary_file": write_report(
-            github, "summary_file", settings.summary_file, lambda: summary
+            github,
+            "summary_file",
+            settings.summary_file,
+            lambda: summary or render_summary(verdict),
         ),
         "junit_file": write_report(
             github,
@@ -98,6 +116,41 @@ def publish(
         "report_file": write_report(
             github, "report_file", settings.report_file, lambda: render_json(verdict)
         ),
+    }
+    for name, value in files.items():
+        github.set_output(name, value)
+    if settings.comment != "off":
+        body = best_effort(
+            "the pull-request comment", lambda: render_comment(verdict, context.run_url), ""
+        )
+        url = (
+            comment(
+                body,
+                mode=settings.comment,
+                token=settings.github_token,
+                key=settings.comment_key,
+                github=github,
+                context=context,
+            )
+            if body
+            else ""
+        )
+        github.set_output("comment_url", url)
+    else:
+        github.set_output("comment_url", "")
+    if verdict.outcome in (Outcome.PASSED, Outcome.FAILED):  # an interrupted result judges none
+        best_effort("the annotations", lambda: annotate(verdict, github), None)
+    best_effort("the run log", lambda: log_runs(verdict, github), None)
+    console = best_effort("the console verdict", lambda: render_console(verdict), "")
+    for line in console.splitlines():
+        github.log(line)
+    if files["summary_file"]:
+        github.log(f"Summary written to {files['summary_file']}")
+
+
+def verdict_outputs(verdict: Verdict) -> dict[str, object]:
+    """The step outputs that state the verdict itself."""
+    return {
         "result_id": "" if verdict.result_id is None else verdict.result_id,
         "status": verdict.status,
         "outcome": verdict.outcome.value,
@@ -111,28 +164,7 @@ def publish(
         "flaky_scenarios": _scenario_ids(verdict.flaky_scenarios),
         **comparison_outputs(verdict),
         "result_url": verdict.result_url or "",
-        "comment_url": comment(
-            render_comment(verdict, context.run_url),
-            mode=settings.comment,
-            token=settings.github_token,
-            key=settings.comment_key,
-            github=github,
-            context=context,
-            cancel=cancel,
-        ),
     }
-    for name, value in outputs.items():
-        github.set_output(name, value)
-    if verdict.outcome in (
-        Outcome.PASSED,
-        Outcome.FAILED,
-    ):  # an interrupted result judges no scenario
-        annotate(verdict, github)
-    log_runs(verdict, github)
-    for line in render_console(verdict).splitlines():
-        github.log(line)
-    if outputs["summary_file"]:
-        github.log(f"Summary written to {outputs['summary_file']}")
 
 
 def comment(
@@ -161,9 +193,6 @@ def comment(
     except pr_comment.CommentFailed as exc:
         log.warning("%s", exc)
         return ""
-    except Cancelled:
-        log.warning("The pull-request comment was not written: the job was cancelled.")
-        return ""
     github.log(f"Pull-request comment {posted.action}: {posted.url}")
     return posted.url
 
@@ -179,7 +208,8 @@ def publish_error(
     cancel: CancelToken | None = None,
 ) -> dict[str, str]:
     """When the gate stopped without a verdict, the JUnit file and the comment still say so, if
-    the inputs that ask for them can be read. Best effort; returns the outputs it produced."""
+    the inputs that ask for them can be read. `message` is already redacted. Best effort;
+    returns the outputs it produced."""
     from cekura_ci.report.junit import render_error_junit
     from cekura_ci.report.markdown import render_error_comment
 
@@ -192,6 +222,7 @@ def publish_error(
                 render_error_junit(
                     message, outcome=outcome.value, hint=hint, file=context.workflow_file
                 ),
+                redact_text=False,  # the message is redacted; XML escaping must stay intact
             )
         except (OSError, ValueError) as err:
             log.warning("Could not write %s: %s", junit_file, err)

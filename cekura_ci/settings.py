@@ -6,6 +6,7 @@ so a refusal names the input, what was given and what would have been right.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -155,11 +156,15 @@ def parse_bool(value: Any) -> bool:
     return text == "true"
 
 
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
-
-
 def _is_loopback(host: str) -> bool:
-    return host in LOOPBACK_HOSTS or host.endswith(".localhost") or host.startswith("127.")
+    """localhost, or an IP address on the loopback interface (127.0.0.0/8, ::1). A name that only
+    starts like one (`127.evil.example`) resolves wherever its owner likes: not loopback."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_api_url(value: Any) -> str:

@@ -15,9 +15,7 @@ from cekura_ci.client import (
     RESULTS_PATH,
     TRIGGER_PATH,
     CekuraClient,
-    _Inflater,
     _retry_after,
-    _TooLarge,
     make_session,
 )
 from cekura_ci.errors import (
@@ -29,6 +27,8 @@ from cekura_ci.errors import (
     ResultNotFound,
     TransientApiError,
 )
+from cekura_ci.transport import TooLarge as _TooLarge
+from cekura_ci.transport import _Inflater
 
 BASE = "https://api.cekura.test"
 KEY = "ck_client_test_key_81f2"

@@ -3,8 +3,8 @@ loopback stand-in of GitHub's REST API, and never able to change the verdict."""
 
 from __future__ import annotations
 
+import html
 import json
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -14,15 +14,16 @@ import pytest
 from pydantic import SecretStr
 
 from cekura_ci import cli, pr_comment
+from cekura_ci.client import TRIGGER_PATH
 from cekura_ci.context import RunContext
-from cekura_ci.errors import Cancelled, ExitCode
+from cekura_ci.errors import ExitCode
 from cekura_ci.report.markdown import render_comment
 from cekura_ci.timing import CancelToken
 from cekura_ci.verdict import Policy, judge
 from tests import gfm
 from tests.factories import result, run, runs_for
 from tests.github_stub import GitHubStub
-from tests.helpers import API_KEY, read_outputs, scenario
+from tests.helpers import API_KEY, FakeClock, read_outputs, scenario
 from tests.hostile import Hostile, drip, hold, json_answer
 from tests.test_entrypoint import action_env
 
@@ -174,82 +175,6 @@ def test_comment_when_github_is_unreachable_fails_cleanly(github_api: GitHubStub
         post(github_api)
 
 
-def hostile_github() -> Hostile:
-    """A GitHub API that misbehaves: GET /user and the comments list are what each test scripts."""
-    server = Hostile()
-    server.on(
-        "POST", "/repos/", json_answer({"html_url": "https://github.example/c/1"}, status=201)
-    )
-    return server
-
-
-def post_to(server: Hostile, **kwargs: object) -> pr_comment.Posted:
-    return pr_comment.post(
-        "verdict",
-        mode="update",
-        context=RunContext(repository="acme/agent", pull_request=12, api_url=server.url),
-        token=SecretStr("ghs_token_for_the_hostile_api"),
-        key="null",
-        **kwargs,  # type: ignore[arg-type]
-    )
-
-
-def test_comment_when_github_drips_its_answer_gives_up_at_the_bound(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Each byte well within any read timeout, the whole never: it once held the job as long as
-    the drip lasted (56 s for a 14-byte answer at one byte per 4 s)."""
-    monkeypatch.setattr(pr_comment, "REQUEST_TIMEOUT", 0.5)
-    with hostile_github() as server:
-        server.on("GET", "/user", drip({"login": "someone"}, every=0.2))
-        server.on("GET", "/repos/", json_answer([]))
-        started = time.monotonic()
-        with pytest.raises(pr_comment.CommentFailed, match=r"no complete answer within 0\.5s"):
-            post_to(server)
-        assert time.monotonic() - started < 2
-
-
-def test_comment_when_github_is_slow_gives_up_within_the_comment_budget(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The requests together, not only each one, are bounded: a comment never holds the job."""
-    monkeypatch.setattr(pr_comment, "COMMENT_BUDGET", 0.5)
-    with hostile_github() as server:
-        server.on("GET", "/user", json_answer({"login": "someone"}))
-        server.on("GET", "/repos/", hold())
-        started = time.monotonic()
-        with pytest.raises(pr_comment.CommentFailed, match="no complete answer"):
-            post_to(server)
-        assert time.monotonic() - started < 1.5
-
-
-def test_comment_when_cancelled_in_flight_stops_at_once() -> None:
-    """The runner's signal while GitHub holds the request: Cancelled within a fraction of a
-    second (it once waited out the 10 s read timeout, past the runner's SIGTERM)."""
-    cancel = CancelToken()
-    arrived = threading.Event()
-    with hostile_github() as server:
-        server.on("GET", "/user", hold(arrived))
-        server.on("GET", "/repos/", json_answer([]))
-        threading.Thread(target=lambda: arrived.wait(5) and cancel.cancel(signal.SIGINT)).start()
-        started = time.monotonic()
-        with pytest.raises(Cancelled):
-            post_to(server, cancel=cancel)
-        assert time.monotonic() - started < 1.5
-
-
-def test_comment_when_the_next_page_is_on_another_host_keeps_the_token_home() -> None:
-    """A `next` link to another host is not followed: the token would go with it."""
-    with hostile_github() as server, Hostile() as elsewhere:
-        elsewhere.on("GET", "/", json_answer([]))
-        server.on("GET", "/user", json_answer({"login": "someone"}))
-        link = f'<{elsewhere.url}/repos/acme/agent/issues/12/comments?page=2>; rel="next"'
-        server.on("GET", "/repos/", json_answer([], headers={"Link": link}))
-        with pytest.raises(pr_comment.CommentFailed, match="another host"):
-            post_to(server)
-        assert elsewhere.seen() == []
-
-
 def test_comment_when_on_enterprise_server_talks_to_its_api_url() -> None:
     """GITHUB_API_URL of a GitHub Enterprise Server ends in /api/v3: every call goes under it."""
     stub = GitHubStub(prefix="/api/v3").start()
@@ -392,3 +317,85 @@ def test_action_when_inputs_are_refused_still_comments_and_writes_junit(
     printed = capsys.readouterr().out.splitlines()
     assert printed[1] == f"::add-mask::{github_api.token}"
     assert [line for line in printed if github_api.token in line] == [printed[1]]
+
+
+def test_error_comment_when_the_refusal_echoes_the_key_shows_it_nowhere(
+    github_api: GitHubStub, workspace: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 401 repeating the key: the comment and the JUnit file are rendered from the redacted
+    message, so Markdown (`ck\\_test`) or XML escaping cannot smuggle it past the redaction."""
+    event = workspace / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 12}}))
+    with Hostile() as cekura:
+        cekura.on("POST", TRIGGER_PATH, json_answer({"detail": f"Bad key <{API_KEY}>"}, status=401))
+        env = action_env(
+            workspace,
+            api_key=API_KEY,
+            agent_id="42",
+            scenario_ids="101",
+            api_url=cekura.url,
+            comment="update",
+            github_token=github_api.token,
+            junit_file="junit.xml",
+        )
+        env.update(
+            GITHUB_REPOSITORY="acme/agent",
+            GITHUB_EVENT_PATH=str(event),
+            GITHUB_API_URL=github_api.url,
+        )
+        assert cli.action_main(env, clock=FakeClock()) == 2
+    capsys.readouterr()
+    [comment] = github_api.comments
+    junit = (workspace / "junit.xml").read_text()
+    for text in (comment["body"], junit):
+        assert "***" in text.replace("\\", "")
+        for form in (text, text.replace("\\", ""), html.unescape(text)):
+            assert API_KEY not in form
+
+
+def slow_github(answer) -> tuple[Hostile, RunContext]:
+    server = Hostile()
+    server.on("GET", "/user", json_answer({"login": "ci-bot"}))
+    server.on("GET", "/repos/acme/agent/issues/12/comments", answer)
+    return server, RunContext(repository="acme/agent", pull_request=12, api_url=server.url)
+
+
+def test_comment_when_github_drips_gives_up_at_the_bound_for_the_whole_comment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A page dripping a byte at a time: the whole comment is bounded, not each socket read."""
+    monkeypatch.setattr(pr_comment, "REQUEST_LIMIT", 0.5)
+    monkeypatch.setattr(pr_comment, "TOTAL_LIMIT", 0.8)
+    server, context = slow_github(drip([{"id": i} for i in range(20)], every=0.05))
+    with server:
+        started = time.monotonic()
+        with pytest.raises(pr_comment.CommentFailed, match="no complete answer in time"):
+            pr_comment.post("x", mode="update", context=context, token=SecretStr("t"), key="k")
+        assert time.monotonic() - started < 2
+
+
+def test_comment_when_the_job_is_cancelled_stops_at_once() -> None:
+    """SIGTERM while GitHub holds the request: the comment is given up within a fraction of a
+    second, so the runner's kill does not find the step still waiting on GitHub."""
+    arrived = threading.Event()
+    server, context = slow_github(hold(arrived))
+    cancel = CancelToken()
+    with server:
+        threading.Thread(target=lambda: arrived.wait(5) and cancel.cancel(15), daemon=True).start()
+        started = time.monotonic()
+        with pytest.raises(pr_comment.CommentFailed, match="the job was cancelled"):
+            pr_comment.post(
+                "x", mode="update", context=context, token=SecretStr("t"), key="k", cancel=cancel
+            )
+        assert time.monotonic() - started < 2
+
+
+def test_comment_when_the_next_page_is_on_another_host_keeps_the_token_home() -> None:
+    """A `next` link to another host is not followed: the token would go with it."""
+    with Hostile() as elsewhere:
+        elsewhere.on("GET", "/", json_answer([]))
+        link = f'<{elsewhere.url}/repos/acme/agent/issues/12/comments?page=2>; rel="next"'
+        server, context = slow_github(json_answer([], headers={"Link": link}))
+        with server, pytest.raises(pr_comment.CommentFailed, match="another host"):
+            pr_comment.post("x", mode="update", context=context, token=SecretStr("t"), key="k")
+        assert elsewhere.seen() == []

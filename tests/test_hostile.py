@@ -222,6 +222,49 @@ def test_error_summary_when_the_refusal_echoes_the_key_does_not_show_it(
 
 
 @responses.activate
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "cekura_ci.report.markdown.render_summary",
+        "cekura_ci.report.markdown.render_console",
+        "cekura_ci.report.junit.render_junit",
+        "cekura_ci.publish.annotate",
+    ],
+)
+def test_gate_when_a_report_renderer_fails_keeps_the_verdict_and_the_other_reports(
+    workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+    broken: str,
+) -> None:
+    """A bug in one renderer is a warning: exit 1 stays 1, the outputs and other reports stand."""
+
+    def explode(*_args: object, **_kwargs: object) -> str:
+        raise RuntimeError("renderer bug")
+
+    monkeypatch.setattr(broken, explode)
+    responses.post(BASE + TRIGGER_PATH, json={"id": 77, "status": "pending", "runs": []})
+    failing = {"id": 1, "scenario": 101, "status": "completed", "success": False}
+    responses.get(RESULT, json={"id": 77, "status": "completed", "runs": {"1": failing}})
+    env = action_env(
+        workspace,
+        api_key=API_KEY,
+        agent_id="42",
+        scenario_ids="101",
+        api_url=BASE,
+        junit_file="junit.xml",
+        report_file="report.json",
+    )
+    assert cli.action_main(env, clock=clock) == 1
+    out = capsys.readouterr().out
+    assert "RuntimeError: renderer bug); the verdict stands." in out and "Unexpected" not in out
+    outputs = read_outputs(workspace / "github_output")
+    assert outputs["outcome"] == "failed" and outputs["passed"] == "false"
+    assert json.loads((workspace / "report.json").read_text())["outcome"] == "failed"
+
+
+@responses.activate
 def test_dry_run_when_the_price_answer_echoes_the_key_keeps_it_out_of_the_plan(
     workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock
 ) -> None:

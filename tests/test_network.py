@@ -498,7 +498,7 @@ def test_action_when_cancelled_while_the_comment_is_posted_exits_at_once_with_th
         stdout, stderr, taken = wait_exit(process, 5)
     assert process.returncode == 130, stdout + stderr
     assert taken < 2 and "Traceback" not in stderr
-    assert "The pull-request comment was not written: the job was cancelled." in stdout
+    assert "Could not find the token's user: the job was cancelled." in stdout
     outputs = read_outputs(workspace / "github_output")
     expected = "passed" if agent_id == "42" else "error"
     assert outputs["outcome"] == expected and outputs.get("comment_url", "") == ""

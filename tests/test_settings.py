@@ -120,7 +120,16 @@ def test_api_key_when_not_printable_ascii_is_refused_without_echo(key: str) -> N
 
 
 @pytest.mark.parametrize(
-    "url", ["http://api.cekura.ai", "http://10.0.0.5:8080", "http://cekura.internal/"]
+    "url",
+    [
+        "http://api.cekura.ai",
+        "http://10.0.0.5:8080",
+        "http://cekura.internal/",
+        "http://127.evil.example",
+        "http://127.0.0.1.nip.io:8080",
+        "http://localhost.evil.example",
+        "http://api.localhost:8080",
+    ],
 )
 def test_api_url_when_plain_http_to_another_host_is_refused(url: str) -> None:
     """The key would travel in clear text: only https, or http to this machine."""
