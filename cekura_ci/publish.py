@@ -131,6 +131,7 @@ def publish(
                 key=settings.comment_key,
                 github=github,
                 context=context,
+                cancel=cancel,
             )
             if body
             else ""
