@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from cekura_ci.text import one_line
 from cekura_ci.verdict import RunVerdict, ScenarioVerdict, Verdict
 
 # Characters XML 1.0 cannot carry; shown as \xNN so the report stays valid and nothing is lost.
@@ -45,9 +46,7 @@ def seconds(duration: str | None) -> float:
 
 def suite_name(scenario: ScenarioVerdict) -> str:
     """`<label> [<scenario id>]`, one line, clipped, without dots: suite name and classname."""
-    label = " ".join(scenario.label.split())
-    if len(label) > NAME_LIMIT:
-        label = label[: NAME_LIMIT - 1] + "…"
+    label = one_line(scenario.label, NAME_LIMIT)
     ident = "–" if scenario.scenario_id is None else scenario.scenario_id
     return f"{label} [{ident}]".replace(".", DOT_LOOKALIKE)
 
