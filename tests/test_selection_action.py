@@ -466,7 +466,7 @@ def test_action_when_dry_run_sends_no_run_and_prints_the_exact_body_a_run_sends(
     body = printed_body(stdout)
     assert "```json\n" + json.dumps(body, indent=2, ensure_ascii=False) + "\n```" in summary
     assert outputs["planned_runs"] == "6" and set(outputs) >= {"estimated_cost", "summary_file"}
-    assert "outcome" not in outputs and "result_id" not in outputs
+    assert outputs["outcome"] == "passed" and "result_id" not in outputs
 
     (workspace / "github_output").write_text("")
     code, stdout, _, _ = run_action(**given)
