@@ -10,24 +10,9 @@ from __future__ import annotations
 import decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel
+from pydantic import BeforeValidator, Field, RootModel
 
-from cekura_ci.text import encodable
-
-
-def _lenient_int(value: Any) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        return None
-
-
-def _lenient_text(value: Any) -> str | None:
-    if value is None:
-        return None
-    return encodable(str(value))
+from cekura_ci.models import Count, ObjectList, Text, Tolerant
 
 
 def _tags(value: Any) -> list[str]:
@@ -57,16 +42,11 @@ def _amount(value: Any) -> str | None:
     return text if number.is_finite() and text.isascii() else None
 
 
-Id = Annotated[int | None, BeforeValidator(_lenient_int)]
-Text = Annotated[str | None, BeforeValidator(_lenient_text)]
+Id = Count
 Amount = Annotated[str | None, BeforeValidator(_amount)]
 
 
-class _Tolerant(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class Scenario(_Tolerant):
+class Scenario(Tolerant):
     """A row of GET /scenarios/ or GET /scenarios/{id}/."""
 
     id: int
@@ -76,17 +56,13 @@ class Scenario(_Tolerant):
     folder_path: Text = None
 
 
-def _objects(value: Any) -> list[Any]:
-    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
-
-
-class ScenarioPage(_Tolerant):
+class ScenarioPage(Tolerant):
     count: Id = None
     next: Text = None
-    results: Annotated[list[Scenario], BeforeValidator(_objects)] = Field(default_factory=list)
+    results: Annotated[list[Scenario], ObjectList] = Field(default_factory=list)
 
 
-class Agent(_Tolerant):
+class Agent(Tolerant):
     """GET /aiagents/{id}/."""
 
     id: int
@@ -94,7 +70,7 @@ class Agent(_Tolerant):
     project: Id = None
 
 
-class BillingInfo(_Tolerant):
+class BillingInfo(Tolerant):
     """GET /test_framework/billing/info/: only what the dry run shows."""
 
     credits_remaining: Amount = None
@@ -108,7 +84,7 @@ def _first(data: dict[str, Any], *keys: str) -> Any:
     return next((data[key] for key in keys if data.get(key) is not None), None)
 
 
-class Estimate(_Tolerant):
+class Estimate(Tolerant):
     """`run_scenarios_json?dry_run=true`: what Cekura says the run would place and cost.
 
     The document promises only "test cases, total runs and estimated cost"; the fields are read

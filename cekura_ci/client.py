@@ -43,6 +43,7 @@ from cekura_ci.errors import (
 )
 from cekura_ci.jsonstream import loads_object
 from cekura_ci.models import Result, ResultPage, ShareLink, run_from_api
+from cekura_ci.settings import DEFAULT_REQUEST_TIMEOUT
 from cekura_ci.text import clip
 from cekura_ci.timing import CancelToken
 from cekura_ci.transport import NotAsked, Stopped, TooLarge, WatchedAdapter, send
@@ -112,7 +113,7 @@ class CekuraClient:
         self,
         base_url: str,
         session: requests.Session,
-        timeout: float = 30.0,
+        timeout: float = DEFAULT_REQUEST_TIMEOUT,
         *,
         cancel: CancelToken | None = None,
         max_body: int = MAX_BODY_BYTES,

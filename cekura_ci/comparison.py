@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cekura_ci.text import scenario_label
+from cekura_ci.thresholds import reaches
 
 Classification = Literal[
     "regressed", "fixed", "still_failing", "within_noise", "new", "not_run", "still_passing"
@@ -150,7 +151,7 @@ def meets_bar(tally: ScenarioTally, scenario_pass_threshold: float | None) -> bo
         return None
     if scenario_pass_threshold is None:
         return tally.passed == tally.judged
-    return 100 * tally.passed >= Fraction(str(scenario_pass_threshold)) * tally.judged
+    return reaches(tally.passed, tally.judged, scenario_pass_threshold)
 
 
 def _classify(

@@ -135,7 +135,7 @@ def _id_list(value: Any) -> list[int] | None:
     return [n for n in (_count(v) for v in value) if n is not None]
 
 
-def _objects(value: Any) -> list[dict[str, Any]]:
+def objects(value: Any) -> list[dict[str, Any]]:
     """A list of JSON objects: anything that is not an object is left out, a non-list is empty."""
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
@@ -148,9 +148,15 @@ Count = Annotated[int | None, BeforeValidator(_count)]
 Text = Annotated[str | None, BeforeValidator(_text)]
 IdList = Annotated[list[int] | None, BeforeValidator(_id_list)]
 Status = Annotated[str, BeforeValidator(_status)]
+ObjectList = BeforeValidator(objects)
 
 
 # --- one run: slotted records -------------------------------------------------------------------
+
+
+def passes(status: str, success: bool | None) -> bool:
+    """The one definition of a passing run: completed, and Cekura judged it a success."""
+    return status == "completed" and success is True
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,14 +232,13 @@ class Run:
             else (),
             "has_conversation": turns is not None or bool((_text(get("transcript")) or "").strip()),
             "transcript_tail": ()
-            if status == "completed" and success is True
+            if passes(status, success)
             else _tail(turns, _text(get("transcript")) or ""),
         }
 
     @property
     def passed(self) -> bool:
-        """The one definition of a passing run: completed, and Cekura judged it a success."""
-        return self.status == "completed" and self.success is True
+        return passes(self.status, self.success)
 
 
 def _metric(metric: dict[str, Any]) -> dict[str, Any]:
@@ -292,11 +297,11 @@ def _runs(value: Any) -> list[Run]:
 # --- results ----------------------------------------------------------------------------------
 
 
-class _Tolerant(BaseModel):
+class Tolerant(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class Result(_Tolerant):
+class Result(Tolerant):
     """A result: GET /results/{id}/ (detail) or one row of the results list."""
 
     id: int
@@ -322,14 +327,14 @@ class Result(_Tolerant):
         return total, len(done), passed, len(done) - passed
 
 
-class ResultPage(_Tolerant):
+class ResultPage(Tolerant):
     """GET /results/: a page of results."""
 
     count: Count = None
     next: Text = None
-    results: Annotated[list[Result], BeforeValidator(_objects)] = Field(default_factory=list)
+    results: Annotated[list[Result], ObjectList] = Field(default_factory=list)
 
 
-class ShareLink(_Tolerant):
+class ShareLink(Tolerant):
     token: str
     shareable_link: str

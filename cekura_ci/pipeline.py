@@ -124,8 +124,24 @@ class Gate:
             log.error("%s", exc)
             if exc.outcome in (Outcome.CANCELLED, Outcome.TIMEOUT):
                 self.end_calls(result_id)
-            return waiter.last_result, exc
+            last = waiter.last_result
+            if waiter.last_is_row and exc.outcome != Outcome.CANCELLED:
+                last = self.detail_once(result_id) or last
+            return last, exc
         return waiter.last_result, None
+
+    def detail_once(self, result_id: int) -> Result | None:
+        """The full result, for a report of why runs failed: the list's row that stood in for it
+        while waiting has statuses only. Best effort, one request (not on a cancel, which must
+        end within seconds)."""
+        try:
+            with self.clock.cancel.interruptible():
+                return self.client.get_result(result_id)
+        except CekuraCIError as exc:
+            log.warning(
+                "Could not read result %s whole (%s); reporting its statuses.", result_id, exc
+            )
+            return None
 
     def judge(
         self,

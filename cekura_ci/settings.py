@@ -28,6 +28,7 @@ from cekura_ci.text import clip
 
 DEFAULT_API_URL = "https://api.cekura.ai"
 HOUR = 3600.0
+DEFAULT_REQUEST_TIMEOUT = 30.0
 DAY = 24 * HOUR
 MAX_NAME_LENGTH = 255  # Cekura's Result.name maxLength
 
@@ -558,7 +559,7 @@ class Settings(BaseModel):
         "connections) to ride out before giving up with outcome `error` (at most 86400).",
     )
     request_timeout: Annotated[float, BeforeValidator(bounded_seconds(1, 600))] = _input(
-        30.0,
+        DEFAULT_REQUEST_TIMEOUT,
         group=CONNECTION,
         description="Seconds one HTTP request may take, from connecting to the last byte (1–600).",
     )

@@ -12,7 +12,6 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +20,7 @@ from cekura_ci.comparison import Comparison
 from cekura_ci.errors import Outcome
 from cekura_ci.models import TERMINAL_STATUSES, Metric, Result, Run
 from cekura_ci.text import one_line, scenario_label
+from cekura_ci.thresholds import reaches
 from cekura_ci.trend import History
 
 SCHEMA_VERSION = 1
@@ -297,12 +297,6 @@ def judge_run(
 
 
 # --- scenarios, metrics, totals ---------------------------------------------------------------
-
-
-def reaches(passed: int, counted: int, threshold: float) -> bool:
-    """passed / counted ≥ threshold %, compared exactly (2/3 does not reach 66.67%); rounding is
-    for display only."""
-    return counted > 0 and 100 * passed >= Fraction(str(threshold)) * counted
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,8 @@ class Waiter:
         self.max_outage = max_outage
         self.on_progress = on_progress
         self.last_result: Result | None = None
+        #: The last result seen is the list's row (statuses only), not the detail.
+        self.last_is_row = False
         #: (name, agent) to find the result's row by, once the detail showed a large result.
         self._row_search: tuple[str, int | None] | None = None
         self._row_tried = False
@@ -70,8 +72,10 @@ class Waiter:
                 log.debug("Result %s is not on the results list; polling its detail.", result_id)
                 self._row_search = None
             elif not row.is_terminal:
+                self.last_is_row = True
                 return row
         detail = self.client.get_result(result_id)
+        self.last_is_row = False
         if not (self._row_tried or detail.is_terminal) and len(detail.runs) >= ROW_VIEW_RUNS:
             self._row_tried = True
             if (detail.name or "").strip():

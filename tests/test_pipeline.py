@@ -138,6 +138,19 @@ def test_gate_when_timeout_passes_ends_calls_and_exits_3(gate_for, workspace: Pa
     assert "⏱️ Cekura gate timed out" in (workspace / "step_summary.md").read_text()
 
 
+def test_gate_when_a_large_result_times_out_reports_why_runs_failed_from_the_detail(
+    gate_for, workspace: Path
+) -> None:
+    """200 runs are polled by their row in the results list (statuses only); on a timeout the
+    detail is read once, so the summary still says why the finished runs failed."""
+    scenarios = [scenario(101, outcome="fail", duration=60), scenario(102, duration=100_000)]
+    gate, _, server = gate_for(scenarios, scenario_ids="101,102", frequency=100, timeout=600)
+    assert gate.run() == ExitCode.INFRASTRUCTURE
+    assert "results" in endpoints(server)  # the row stood in for the detail while waiting
+    summary = (workspace / "step_summary.md").read_text()
+    assert "failed metric: Task completed" in summary
+
+
 def test_gate_when_api_stays_down_gives_up_with_result_id_and_advice(
     gate_for, workspace: Path
 ) -> None:

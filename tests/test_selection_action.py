@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from junitparser import JUnitXml
 
 from tests import test_contract as contract
 from tests import test_entrypoint as e2e
@@ -478,7 +479,7 @@ def test_action_when_dry_run_sends_no_run_and_prints_the_exact_body_a_run_sends(
     body = printed_body(stdout)
     assert "```json\n" + json.dumps(body, indent=2, ensure_ascii=False) + "\n```" in summary
     assert outputs["planned_runs"] == "6" and set(outputs) >= {"estimated_cost", "summary_file"}
-    assert "outcome" not in outputs and "result_id" not in outputs
+    assert outputs["outcome"] == "passed" and "result_id" not in outputs
 
     (workspace / "github_output").write_text("")
     code, stdout, _, _ = run_action(**given)
@@ -501,6 +502,25 @@ def test_action_when_dry_run_shows_cekuras_estimate_and_the_credits_left(
     assert summary.startswith("## 🧪 Cekura dry run: 4 calls planned, nothing started")
     assert "| 6.00 credits | 250.00 | 500 |" in summary
     assert "| Book a cleaning | 101 | scenario\\_ids | – |" in summary
+
+
+def test_action_when_dry_run_with_junit_ends_passed_and_writes_a_passing_gate_case(
+    catalogue, run_action, workspace: Path
+) -> None:
+    """Exit 0 says `passed` in a word, and a report step that needs a JUnit file finds one."""
+    server = catalogue()
+    code, stdout, outputs, _ = run_action(
+        **inputs(server, scenario_ids="101", dry_run="true", junit_file="junit.xml")
+    )
+    assert code == 0, stdout
+    assert (outputs["outcome"], outputs["passed"], outputs["junit_file"]) == (
+        "passed",
+        "true",
+        "junit.xml",
+    )
+    suite = JUnitXml.fromfile(str(workspace / "junit.xml"))
+    [case] = [case for s in suite for case in s]
+    assert case.name == "gate" and case.is_passed and "Dry run: 1 scenario" in case.system_out
 
 
 @pytest.mark.parametrize(

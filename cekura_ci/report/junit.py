@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
+from cekura_ci.text import one_line
 from cekura_ci.verdict import RunVerdict, ScenarioVerdict, Verdict
 
 # Characters XML 1.0 cannot carry; shown as \xNN so the report stays valid and nothing is lost.
@@ -45,9 +46,7 @@ def seconds(duration: str | None) -> float:
 
 def suite_name(scenario: ScenarioVerdict) -> str:
     """`<label> [<scenario id>]`, one line, clipped, without dots: suite name and classname."""
-    label = " ".join(scenario.label.split())
-    if len(label) > NAME_LIMIT:
-        label = label[: NAME_LIMIT - 1] + "…"
+    label = one_line(scenario.label, NAME_LIMIT)
     ident = "–" if scenario.scenario_id is None else scenario.scenario_id
     return f"{label} [{ident}]".replace(".", DOT_LOOKALIKE)
 
@@ -93,10 +92,13 @@ def _testcase(run: RunVerdict, classname: str) -> ET.Element:
     return case
 
 
-def _gate_case(message: str, kind: str, details: str) -> ET.Element:
+def _gate_case(message: str, kind: str, details: str, *, errored: bool = True) -> ET.Element:
     case = ET.Element("testcase", name="gate", classname=GATE_SUITE, time="0.000")
-    error = ET.SubElement(case, "error", message=_xml_text(message), type=kind)
-    error.text = _xml_text(details)
+    if errored:
+        error = ET.SubElement(case, "error", message=_xml_text(message), type=kind)
+        error.text = _xml_text(details)
+    else:
+        ET.SubElement(case, "system-out").text = _xml_text(details)
     return case
 
 
@@ -186,3 +188,10 @@ def render_error_junit(
     return _document(
         _document_name(result_id, None), [suite], {"result_id": result_id, "outcome": outcome}
     )
+
+
+def render_plan_junit(message: str, *, file: str | None = None) -> str:
+    """When the step ended well before any run (a dry run, nothing to re-run): one passing
+    `gate` testcase that says so, so a report step that needs a file finds one."""
+    suite = _suite(GATE_SUITE, [_gate_case(message, "passed", message, errored=False)], file)
+    return _document(_document_name(None, None), [suite], {"outcome": "passed"})
