@@ -38,6 +38,7 @@ def run_demo(
     exit_code: bool = False,
     environ: Mapping[str, str],
     clock: Clock | None = None,
+    report_file: str = "",
 ) -> int:
     """Serve the world, run the gate on every scenario of its first agent as a pull request into
     main would (compared with main's newest result, with main's history), say what happened.
@@ -77,6 +78,7 @@ def run_demo(
             "poll_interval": "1",
             "api_url": server.url,
             "summary_file": summary_file,
+            "report_file": report_file,
             "baseline": "auto",
             "history": str(HISTORY),
         }

@@ -475,7 +475,8 @@ class Settings(BaseModel):
         "",
         group=COMPARING,
         description="Branch whose results `baseline: auto` and `history` look at. Default: the "
-        "branch a pull request merges into, else the repository's default branch.",
+        "branch a pull request merges into; outside a pull request, `baseline: auto` looks at the "
+        "repository's default branch and `history` at the branch being tested.",
     )
     baseline_max_age_days: Annotated[int, BeforeValidator(bounded_int(1, 3650))] = _input(
         14,
@@ -500,7 +501,8 @@ class Settings(BaseModel):
         0,
         group=COMPARING,
         description="Show each scenario's outcomes in the last N finished results of the agent on "
-        "the baseline branch, and a pass-rate trend chart (0–30; 0 shows none).",
+        "the branch a pull request merges into (elsewhere: this branch; `baseline_branch` "
+        "overrides both), and a pass-rate trend chart (0–30; 0 shows none).",
     )
     name: Annotated[str, BeforeValidator(parse_name)] = _input(
         "",

@@ -323,6 +323,29 @@ def test_emulator_command_when_started_prints_its_port_and_serves(tmp_path: Path
     assert process.returncode == 0
 
 
+def test_emulator_command_when_given_a_speed_runs_results_at_that_speed() -> None:
+    """`--speed 100000`: the demo world's few emulated minutes pass before the first poll."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cekura_ci", "emulator", "--port", "0", "--speed", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        assert "speed x100000" in line
+        url = line.split("listening on ")[1].split(" ")[0]
+        headers = {"X-CEKURA-API-KEY": demo_world().api_key}
+        body = {"agent": 42, "scenarios": [{"scenario": 101}], "name": "speed"}
+        started = requests.post(url + RUN, json=body, headers=headers, timeout=5).json()
+        time.sleep(0.2)  # 20,000 emulated seconds; at the world's own speed (40), 5 s
+        detail = requests.get(url + RESULTS + f"{started['id']}/", headers=headers, timeout=5)
+        assert detail.json()["status"] == "completed"
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
 @pytest.mark.parametrize(
     "command",
     [["-m", "cekura_ci", "emulator", "--help"], ["-m", "cekura_ci.emulator", "--help"]],

@@ -63,11 +63,13 @@ RUNNER_EXPRESSIONS = {
 }
 
 
-def entrypoint(workspace: Path, **inputs: str) -> subprocess.Popen[str]:
+def entrypoint(
+    workspace: Path, context: dict[str, str] | None = None, **inputs: str
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, str(ROOT / "entrypoint.py")],
         cwd=workspace,
-        env=action_env(workspace, **inputs),
+        env=action_env(workspace, context, **inputs),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -92,9 +94,11 @@ def finished(workspace: Path, code: int, stdout: str) -> tuple[int, str, dict[st
     )
 
 
-def run_entrypoint(workspace: Path, **inputs: str) -> tuple[int, str, dict[str, str], str]:
+def run_entrypoint(
+    workspace: Path, context: dict[str, str] | None = None, **inputs: str
+) -> tuple[int, str, dict[str, str], str]:
     """entrypoint.py as a real process, exactly as the runner starts the container."""
-    process = entrypoint(workspace, **inputs)
+    process = entrypoint(workspace, context, **inputs)
     stdout, stderr = process.communicate(timeout=120)
     assert "Traceback" not in stderr, stderr
     return finished(workspace, process.returncode, stdout)
@@ -148,9 +152,15 @@ def inputs_for(server, **extra: str) -> dict[str, str]:
 def test_action_when_gate_passes_exits_0_with_outputs_and_summary(
     fast_world, serve, workspace: Path
 ) -> None:
-    server = serve(fast_world())
+    """The runner's own way, a pull request into main with `baseline: auto`: main's newest result
+    is found by its name, and the scenario that failed there is fixed now."""
+    main = "cekura-ci · acme/dental-agent · main · 1a2b3c4 · run 7.1 · voice-gate · 0f0f0f"
+    past = [{"id": 8000, "name": main, "agent": 42, "age": "1d", "outcomes": {"102": "fail"}}]
+    server = serve(fast_world(past_results=past))
     code, stdout, outputs, summary = run_entrypoint(
-        workspace, **inputs_for(server, scenario_ids="101\n102")
+        workspace,
+        {"GITHUB_BASE_REF": "main"},
+        **inputs_for(server, scenario_ids="101\n102", baseline="auto"),
     )
     assert code == 0, stdout
     assert (
@@ -158,7 +168,8 @@ def test_action_when_gate_passes_exits_0_with_outputs_and_summary(
         and outputs["passed"] == "true"
         and outputs["total_runs"] == "2"
     )
-    assert summary.startswith("## ✅ Cekura gate passed")
+    assert outputs["baseline_result_id"] == "8000" and outputs["fixed_scenarios"] == "[102]"
+    assert summary.startswith("## ✅ Cekura gate passed: no scenario regressed against main")
     assert (workspace / "cekura-summary.md").read_text() == summary and outputs[
         "summary_file"
     ] == "cekura-summary.md"
@@ -168,12 +179,7 @@ def test_action_when_gate_passes_exits_0_with_outputs_and_summary(
     )
     assert trigger.body["agent"] == 42 and trigger.body["frequency"] == 1
     assert trigger.body["scenarios"] == [{"scenario": 101}, {"scenario": 102}]
-    assert set(trigger.body) == {
-        "agent",
-        "scenarios",
-        "frequency",
-        "name",
-    }  # optional inputs unset: not sent
+    assert set(trigger.body) == {"agent", "scenarios", "frequency", "name"}  # the rest: unset
     assert "::add-mask::" + API_KEY in stdout
 
 

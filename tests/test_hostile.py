@@ -46,9 +46,14 @@ def hostile_run(run_id: int, outcome: str) -> dict:
     return run
 
 
+#: What a line would start with had the payload above become a command of its own.
+INJECTED = re.compile(r"^\s*::(error|warning)::(owned|y)")
+
+
 def assert_no_injected_command(stdout: str) -> None:
     for line in stdout.splitlines():
         assert "##[" not in line, line
+        assert not INJECTED.match(line), line
         if line.lstrip().startswith("::"):
             assert OUR_COMMANDS.match(line), line
 
@@ -352,3 +357,38 @@ def test_share_link_when_not_an_https_address_is_not_output(
     assert cli.action_main(env, clock=clock) == 0
     assert read_outputs(workspace / "github_output")["result_url"] == ""
     assert "share link for result 77 is not an https address" in capsys.readouterr().out
+
+
+def test_gate_when_compared_and_planned_with_hostile_names_prints_no_command(
+    make_world, serve, workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock
+) -> None:
+    """The comparison, the history, the selection log and the dry-run plan print API text too."""
+    tag = EVIL.replace(",", " ")  # a tag may hold anything but the comma that separates tags
+    hostile = [
+        {"id": 101, "name": f"{EVIL} one", "agent": 42, "tags": [tag]},
+        {"id": 102, "name": f"{EVIL} two", "agent": 42, "tags": [tag], "outcome": "fail"},
+    ]
+    server = serve(make_world(hostile, speed=1), clock=clock.now)
+    inputs = {"api_key": API_KEY, "agent_id": "42", "api_url": server.url, "poll_interval": "5"}
+    event = workspace / "push.json"
+    event.write_text(json.dumps({"repository": {"default_branch": "main"}}))
+    push = {"GITHUB_EVENT_NAME": "push", "GITHUB_REF_NAME": "main", "GITHUB_HEAD_REF": ""}
+    push["GITHUB_EVENT_PATH"] = str(event)
+    runs = [
+        action_env(workspace, push, **inputs, scenario_ids="101,102", baseline="auto"),
+        action_env(
+            workspace,
+            {"GITHUB_BASE_REF": "main"},
+            **inputs,
+            scenario_tags=tag,
+            baseline="auto",
+            history="3",
+        ),
+        action_env(workspace, None, **inputs, scenario_tags=tag, dry_run="true"),
+    ]
+    codes = [cli.action_main(env, clock=clock) for env in runs]
+    assert codes == [1, 0, 0]  # 102 fails on main; the pull request does not regress; planned
+    stdout = capsys.readouterr().out
+    assert "Compared with main" in (workspace / "step_summary.md").read_text()
+    assert "Dry run" in stdout and "owned" in stdout
+    assert_no_injected_command(stdout)
