@@ -1,3 +1,3 @@
 """cekura-ci: gate merges on Cekura voice-agent test runs."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
