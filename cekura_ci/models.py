@@ -31,6 +31,7 @@ TERMINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
 TRANSCRIPT_TAIL_TURNS = 6
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,30}")
+_NOT_A_STATUS_CHARACTER = re.compile(r"[^a-z0-9_]+")
 _INTERN_LIMIT = 200  # names, statuses and types repeat across runs; keep one copy of each
 _intern = sys.intern
 #: Statuses as Cekura writes them, which need no normalizing.
@@ -117,10 +118,13 @@ def _lines(value: Any) -> tuple[str, ...]:
 
 
 def _status(value: Any) -> str:
-    """Lower-case, one line, short: a status is shown in progress lines and tables."""
+    """One lower-case word of letters, digits and `_`, at most 40 characters: a status is shown in
+    progress lines and tables, and becomes the `status` output, which a later step may
+    interpolate into a script. Anything else in it becomes `_`; an empty one is `unknown`."""
     if type(value) is str and value in _STATUSES:
         return value
-    return _intern(_safe(" ".join(str(value or "").split()).lower()[:40]) or "unknown")
+    word = _NOT_A_STATUS_CHARACTER.sub("_", str(value or "").strip().lower()).strip("_")
+    return _intern(word[:40]) if word else "unknown"
 
 
 def _id_list(value: Any) -> list[int] | None:

