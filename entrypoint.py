@@ -3,9 +3,19 @@
 arguments are the `cekura-ci` command line (so `docker run IMAGE demo` works too)."""
 
 import os
+import signal
 import sys
 
-from cekura_ci.cli import action_main, main
+
+def _leave(signum: int, _frame: object) -> None:
+    # Cancelled while the program is still loading: nothing has been sent, so leave quietly with
+    # the signal's exit code. The gate takes these signals over once it starts.
+    raise SystemExit(128 + signum)
+
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, _leave)
+    signal.signal(signal.SIGTERM, _leave)
+    from cekura_ci.cli import action_main, main
+
     sys.exit(main(sys.argv[1:]) if len(sys.argv) > 1 else action_main(os.environ))

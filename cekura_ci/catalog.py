@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, RootModel
 
-from cekura_ci.models import Count, ObjectList, Text, Tolerant
+from cekura_ci.models import Count, Text, Tolerant, count, objects
 
 
 def _tags(value: Any) -> list[str]:
@@ -56,10 +56,15 @@ class Scenario(Tolerant):
     folder_path: Text = None
 
 
+def _identified(value: Any) -> list[Any]:
+    """Rows of the list that carry a usable id; one malformed row does not spoil the page."""
+    return [row for row in objects(value) if count(row.get("id")) is not None]
+
+
 class ScenarioPage(Tolerant):
     count: Id = None
     next: Text = None
-    results: Annotated[list[Scenario], ObjectList] = Field(default_factory=list)
+    results: Annotated[list[Scenario], BeforeValidator(_identified)] = Field(default_factory=list)
 
 
 class Agent(Tolerant):

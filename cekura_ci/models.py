@@ -43,7 +43,7 @@ _STATUSES = TERMINAL_STATUSES | {
 # --- readers: any JSON value -> the value we keep ----------------------------------------------
 
 
-def _count(value: Any) -> int | None:
+def count(value: Any) -> int | None:
     """12, "12", 12.0, "12.0" → 12; anything else ("n/a", 12.5, "inf", 1e400, NaN) → None."""
     if isinstance(value, bool) or value is None:
         return None
@@ -136,7 +136,7 @@ def _id_list(value: Any) -> list[int] | None:
             return None
     if not isinstance(value, list):
         return None
-    return [n for n in (_count(v) for v in value) if n is not None]
+    return [n for n in (count(v) for v in value) if n is not None]
 
 
 def objects(value: Any) -> list[dict[str, Any]]:
@@ -148,7 +148,7 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-Count = Annotated[int | None, BeforeValidator(_count)]
+Count = Annotated[int | None, BeforeValidator(count)]
 Text = Annotated[str | None, BeforeValidator(_text)]
 IdList = Annotated[list[int] | None, BeforeValidator(_id_list)]
 Status = Annotated[str, BeforeValidator(_status)]
@@ -220,7 +220,7 @@ class Run:
         metrics = evaluation.get("metrics") if isinstance(evaluation, dict) else None
         return {
             "id": get("id"),
-            "scenario": _count(scenario),
+            "scenario": count(scenario),
             "scenario_name": _label(scenario_name),
             "status": status,
             "success": success,
@@ -248,7 +248,7 @@ class Run:
 def _metric(metric: dict[str, Any]) -> dict[str, Any]:
     get = metric.get
     return {
-        "id": _count(get("id")),
+        "id": count(get("id")),
         "name": _label(get("name")),
         "type": _label(get("type")),
         "score": _number(get("score")),
@@ -279,7 +279,7 @@ def run_from_api(key: str | None, data: Any) -> Run | None:
     if not isinstance(data, dict):
         return None
     given = data.get("id", key)
-    run_id = given if type(given) is int else _count(given)
+    run_id = given if type(given) is int else count(given)
     if not run_id:
         return None
     return _validate_run(

@@ -54,7 +54,7 @@ class Gate:
     context: RunContext = field(default_factory=RunContext)
 
     def run(self) -> ExitCode:
-        check_report_paths(self.settings)
+        check_report_paths(self.settings, self.github)
         plan = prepare_run(self.settings, self.client, self.github, self.clock, self.backoff)
         if plan.stop is not None:  # a dry run, or nothing to re-run: nothing was started
             return plan.stop

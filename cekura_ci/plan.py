@@ -125,6 +125,8 @@ def prepare_run(
         github.log(f"This run places {calls.arithmetic()}{_limit(settings)}.")
         return Prepared(body, calls)
     github.log("Dry run: the run is planned and checked, then not started; nothing is charged.")
+    if settings.comment != "off":
+        github.log("A dry run posts no pull-request comment: the plan is in the job summary.")
     selection, agent_name = verify(selection, settings, client, clock, backoff)
     log_selection(selection, github)
     price = estimate(body, settings, client, clock, backoff)

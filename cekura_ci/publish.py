@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
@@ -38,13 +39,26 @@ def _scenario_ids(scenarios: list) -> str:
 REPORT_FILES = ("summary_file", "junit_file", "report_file")
 
 
-def check_report_paths(settings: Settings) -> None:
-    """Refuse report paths that cannot be written before anything is sent (and paid for)."""
+def check_report_paths(settings: Settings, github: GitHub) -> None:
+    """Refuse report paths that cannot be written, or that would overwrite each other or a file
+    the runner reads, before anything is sent (and paid for)."""
     problems = [
         (name, f"cannot write {path!r}: {why}")
         for name in REPORT_FILES
         if (path := getattr(settings, name)) and (why := unwritable_reason(path))
     ]
+    taken: dict[str, str] = {}
+    for runner_file in (github.summary_path, github.output_path):
+        if runner_file:
+            taken[os.path.realpath(runner_file)] = "a file the runner reads"
+    for name in REPORT_FILES:
+        path = getattr(settings, name)
+        if not path:
+            continue
+        real = os.path.realpath(path)
+        if real in taken:
+            problems.append((name, f"cannot write {path!r}: it is also {taken[real]}"))
+        taken.setdefault(real, name)
     if problems:
         raise SettingsError(problems)
 

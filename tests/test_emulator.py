@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -490,3 +491,13 @@ def test_demo_world_when_its_main_results_are_named_they_are_named_as_the_gate_n
     assert names[86400.0] == push.result_name(token="9f8e7d")
     on_main = [n for n in names.values() if n.startswith(push.name_prefix("main"))]
     assert len(on_main) == 4
+
+
+def test_request_when_content_length_is_negative_is_refused_at_once(make_world, serve) -> None:
+    """A negative Content-Length once held a thread reading forever: 400 at once."""
+    server = serve(make_world())
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(f"POST {RUN} HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n".encode())
+        status_line = sock.makefile("rb").readline()
+    assert status_line.split()[1] == b"400"

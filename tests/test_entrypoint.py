@@ -441,3 +441,19 @@ def test_action_when_run_on_main_then_on_pull_requests_compares_each_with_main(
     assert "::error title=Scenario regressed against main%3A Refund [102]::" in stdout
     assert "| ❌ regressed | Refund | 102 | 3/3 | 0/3 | 0.05 |" in summary
     assert "### History on main" in summary and "| Refund | 102 | ✅ | ❌ |" in summary
+
+
+@pytest.mark.parametrize("delay", [0.08, 0.15])
+def test_entrypoint_when_cancelled_while_loading_exits_130_quietly(
+    workspace: Path, delay: float
+) -> None:
+    """A SIGINT during the imports, before the gate takes the signals over: exit 130, no
+    traceback, nothing sent."""
+    process = entrypoint(workspace, api_key=API_KEY, agent_id="42", scenario_ids="101")
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    if "init_import_site" in stderr:  # a slow machine: Python itself had not started our code
+        pytest.skip("the signal arrived while the interpreter was still starting")
+    assert "Traceback" not in stderr
+    assert process.returncode == 130

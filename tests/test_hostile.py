@@ -145,6 +145,34 @@ def test_gate_when_a_report_path_is_a_directory_exits_2_before_sending(
 
 
 @responses.activate
+@pytest.mark.parametrize(
+    ("inputs", "named", "why"),
+    [
+        ({"junit_file": "out.xml", "report_file": "out.xml"}, "report_file", "also junit_file"),
+        ({"summary_file": "step_summary.md"}, "summary_file", "also a file the runner reads"),
+        ({"report_file": "github_output"}, "report_file", "also a file the runner reads"),
+    ],
+)
+def test_gate_when_report_paths_collide_exits_2_before_sending(
+    workspace: Path,
+    capsys: pytest.CaptureFixture[str],
+    clock: FakeClock,
+    inputs: dict[str, str],
+    named: str,
+    why: str,
+) -> None:
+    """Two reports in one file, or a report over $GITHUB_STEP_SUMMARY or $GITHUB_OUTPUT, would
+    garble both: refused before the paid run."""
+    env = action_env(
+        workspace, api_key=API_KEY, agent_id="42", scenario_ids="101", api_url=BASE, **inputs
+    )
+    assert cli.action_main(env, clock=clock) == 2
+    assert len(responses.calls) == 0
+    out = capsys.readouterr().out
+    assert f"Invalid input '{named}'" in out and why in out
+
+
+@responses.activate
 def test_gate_when_a_report_cannot_be_written_after_the_run_warns_and_keeps_the_verdict(
     workspace: Path, capsys: pytest.CaptureFixture[str], clock: FakeClock
 ) -> None:

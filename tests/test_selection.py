@@ -374,3 +374,14 @@ def test_folder_search_when_the_server_matches_loosely_keeps_only_the_folder_and
     chosen = select(settings(scenario_folder="Booking", api_url=BASE), client, clock, backoff)
     assert [c.scenario for c in chosen.scenarios] == [1, 2, 5]
     assert responses.calls[0].request.params["folder_path"] == "Booking"
+
+
+def test_scenario_page_when_one_row_has_no_usable_id_keeps_the_others() -> None:
+    """One malformed row is left out: the page is still read (it was a bad answer, retried for
+    max_outage before exit 3)."""
+    from cekura_ci.catalog import ScenarioPage
+
+    page = ScenarioPage.model_validate(
+        {"results": [{"id": "x", "name": "broken"}, {"id": "101", "name": "Book"}, "junk", {}]}
+    )
+    assert [(s.id, s.name) for s in page.results] == [(101, "Book")]

@@ -510,8 +510,11 @@ def test_action_when_dry_run_with_junit_ends_passed_and_writes_a_passing_gate_ca
     """Exit 0 says `passed` in a word, and a report step that needs a JUnit file finds one."""
     server = catalogue()
     code, stdout, outputs, _ = run_action(
-        **inputs(server, scenario_ids="101", dry_run="true", junit_file="junit.xml")
+        **inputs(
+            server, scenario_ids="101", dry_run="true", junit_file="junit.xml", comment="update"
+        )
     )
+    assert "A dry run posts no pull-request comment" in stdout
     assert code == 0, stdout
     assert (outputs["outcome"], outputs["passed"], outputs["junit_file"]) == (
         "passed",

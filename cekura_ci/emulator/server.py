@@ -38,7 +38,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not declared.isascii() or not declared.isdigit():  # negative or not a number
+            self.send_error(400, "Bad Content-Length")
+            return
+        length = int(declared)
         if length > MAX_BODY:
             self.send_error(413)
             return
