@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cekura_ci.errors import Outcome
 from cekura_ci.verdict import Policy, judge
 from tests.factories import result, run, runs_for
@@ -370,3 +372,69 @@ def test_judge_when_api_text_has_lone_surrogates_every_report_encodes() -> None:
     assert "\ufffd" in v.scenarios[0].scenario_name + (v.result_name or "")
     for text in (render_json(v), render_junit(v), render_summary(v), render_console(v)):
         text.encode("utf-8")
+
+
+# --- what each run's verdict keeps, and why it failed ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "failed"),
+    [("false", True), ("No", True), (" 0 ", True), ("FAIL", True), ("true", False), ("", False)],
+)
+def test_binary_metric_when_scored_only_by_its_value_fails_on_a_no(
+    value: str, failed: bool
+) -> None:
+    """A binary metric without a score is read from its value: false / no / 0 / fail, any case."""
+    metric = {"name": "Greeted", "type": "binary", "value": value}
+    failing = run(1, outcome="fail", evaluation={"metrics": [metric]}, expected_outcome=None)
+    v = judge(result([failing]), Policy())
+    assert [m.name for m in v.scenarios[0].runs[0].failed_metrics] == (
+        ["Greeted"] if failed else []
+    )
+
+
+def test_metric_when_its_type_is_missing_is_never_a_binary_failure() -> None:
+    metric = {"name": "Unknown", "score": 0, "value": "false"}
+    failing = run(1, outcome="fail", evaluation={"metrics": [metric]})
+    assert judge(result([failing]), Policy()).scenarios[0].runs[0].failed_metrics == []
+
+
+@pytest.mark.parametrize(
+    ("status", "conversation", "error", "kind"),
+    [
+        ("failed", True, None, "agent_failure"),  # it talked, then failed: the agent's doing
+        ("timeout", False, None, "infra_failure"),  # never talked
+        ("completed", False, None, "agent_failure"),  # completed without success: judged
+        ("completed", False, "room closed", "infra_failure"),  # an error before any talk
+        ("failed", True, "bot crashed", "agent_failure"),  # an error during the talk
+    ],
+)
+def test_run_kind_when_status_conversation_and_error_combine(
+    status: str, conversation: bool, error: str | None, kind: str
+) -> None:
+    """Infrastructure failure: no conversation and an error or a status short of completed."""
+    turns = [{"role": "Main Agent", "content": "Hello"}] if conversation else []
+    failing = run(1, status=status, success=False, transcript_object=turns, error_message=error)
+    assert judge(result([failing]), Policy()).scenarios[0].runs[0].kind == kind
+
+
+def test_run_verdict_when_judged_keeps_what_the_reports_show() -> None:
+    """Score, explanation, success, error, duration and the unmet expectation as the reason."""
+    metric = {"name": "Booked", "type": "binary", "score": 0, "explanation": ["No slot."]}
+    failing = run(
+        1,
+        outcome="fail",
+        evaluation={"metrics": [metric]},
+        error_message="",
+        duration="02:05",
+    )
+    [verdict_run] = judge(result([failing]), Policy()).scenarios[0].runs
+    [failed] = verdict_run.failed_metrics
+    assert (failed.score, failed.explanation) == (0, ["No slot."])
+    assert (verdict_run.success, verdict_run.duration) == (False, "02:05")
+    only_expectations = run(2, outcome="fail", evaluation={"metrics": []})
+    [second] = judge(result([only_expectations]), Policy()).scenarios[0].runs
+    assert second.reason == "Did not confirm the booking"
+    errored = run(3, outcome="error")
+    [third] = judge(result([errored]), Policy()).scenarios[0].runs
+    assert third.error_message == "SIP 503: callee unreachable" and third.success is False
