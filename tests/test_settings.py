@@ -346,3 +346,58 @@ def test_baseline_branch_when_given_as_a_ref_keeps_the_branch() -> None:
 
 def test_regression_max_p_when_given_is_a_probability() -> None:
     assert settings(regression_max_p="0.05").regression_max_p == 0.05
+
+
+@pytest.mark.parametrize(
+    ("name", "edge", "past"),
+    [
+        ("frequency", "100", "101"),
+        ("timeout", "86400", "86400.5"),
+        ("max_outage", "86400", "86401"),
+        ("request_timeout", "600", "600.1"),
+        ("poll_interval", "3600", "3601"),
+        ("share_link_ttl_hours", "8760", "8761"),
+        ("history", "30", "31"),
+    ],
+)
+def test_bounds_when_at_the_edge_accept_it_and_refuse_past_it(
+    name: str, edge: str, past: str
+) -> None:
+    """Each upper bound is inclusive: the stated maximum is accepted, anything above refused."""
+    assert float(getattr(settings(**{name: edge}), name)) == float(edge)
+    [(problem, _why)] = problems(**{name: past})
+    assert problem == name
+
+
+@pytest.mark.parametrize(
+    ("name", "edge", "below"), [("request_timeout", "1", "0.99"), ("poll_interval", "1", "0.5")]
+)
+def test_bounds_when_at_the_lower_edge_accept_it_and_refuse_below(
+    name: str, edge: str, below: str
+) -> None:
+    assert float(getattr(settings(**{name: edge}), name)) == float(edge)
+    [(problem, _why)] = problems(**{name: below})
+    assert problem == name
+
+
+def test_timeout_when_zero_is_refused_but_a_fraction_above_it_is_accepted() -> None:
+    """`timeout` and `max_outage` must be above 0 (exclusive), however little."""
+    assert problems(timeout="0") and problems(max_outage="0")
+    assert settings(timeout="0.5").timeout == 0.5 and settings(max_outage="0.5").max_outage == 0.5
+
+
+def test_livekit_data_when_nested_exactly_32_levels_is_accepted() -> None:
+    """The bound is 32 levels, counted from the object itself: 32 pass, 33 do not."""
+
+    def nested(levels: int) -> str:
+        return '{"config": ' + "[" * (levels - 1) + "]" * (levels - 1) + "}"
+
+    assert settings(livekit_data=nested(32)).livekit_data is not None
+    [(name, why)] = problems(livekit_data=nested(33))
+    assert name == "livekit_data" and "32 levels" in why
+
+
+@pytest.mark.parametrize("url", ["https://api.cekura.ai/?x=1", "https://api.cekura.ai/#top"])
+def test_api_url_when_it_has_a_query_or_a_fragment_is_refused(url: str) -> None:
+    [(name, why)] = problems(api_url=url)
+    assert name == "api_url" and "without a query or fragment" in why
