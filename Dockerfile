@@ -17,8 +17,10 @@ COPY cekura_ci /action/cekura_ci
 COPY entrypoint.py /action/entrypoint.py
 ENV PYTHONPATH=/action
 # PYTHONDONTWRITEBYTECODE keeps containers from writing bytecode, so compile it here, once: without
-# it every start compiles the package again. Then check that the entry points import.
+# it every start compiles the package again. The report templates likewise (Jinja would compile
+# them on every run). Then check that the entry points import.
 RUN python -m compileall -q /action/cekura_ci \
-    && python -c "import cekura_ci.cli, cekura_ci.emulator.cli"
+    && python -c "from cekura_ci.report.templating import precompile; precompile()" \
+    && python -c "import cekura_ci.cli, cekura_ci.emulator.cli, cekura_ci.demo"
 
 ENTRYPOINT ["/usr/local/bin/python", "/action/entrypoint.py"]

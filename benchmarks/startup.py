@@ -13,10 +13,8 @@ process that sends the same request with urllib. Rounds are interleaved; prints 
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -25,6 +23,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import image_layout  # benchmarks/ is on sys.path when a script here runs
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "ck_bench_5f1e2d3c4b5a69788796a5b4"
@@ -60,14 +60,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def layout(target: Path, compiled: bool) -> Path:
-    """The image's /action: the package and the entrypoint; compiled or not."""
-    shutil.copytree(
-        ROOT / "cekura_ci", target / "cekura_ci", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    shutil.copy2(ROOT / "entrypoint.py", target / "entrypoint.py")
-    if compiled:
-        compileall.compile_dir(target / "cekura_ci", quiet=1)
-    return target
+    """The image's /action: the package and the entrypoint; compiled at build or not."""
+    return image_layout.build(target, compiled)
 
 
 def first_request(command: list[str], env: dict[str, str], arrivals: list[float]) -> float:

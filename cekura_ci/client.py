@@ -13,7 +13,7 @@ import signal
 import ssl
 import time
 import zlib
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -22,15 +22,7 @@ from urllib3.util.retry import Retry
 from urllib3.util.ssl_match_hostname import CertificateError
 
 from cekura_ci import __version__
-from cekura_ci.catalog import (
-    Agent,
-    BillingInfo,
-    Estimate,
-    EstimateAnswer,
-    Scenario,
-    ScenarioPage,
-    Spec,
-)
+from cekura_ci.collector import paused
 from cekura_ci.errors import (
     AuthenticationFailed,
     BadAnswer,
@@ -47,6 +39,9 @@ from cekura_ci.settings import DEFAULT_REQUEST_TIMEOUT
 from cekura_ci.text import clip
 from cekura_ci.timing import CancelToken
 from cekura_ci.transport import NotAsked, Stopped, TooLarge, WatchedAdapter, send
+
+if TYPE_CHECKING:  # the catalogue is read only to choose or price a run: imported then
+    from cekura_ci.catalog import Agent, BillingInfo, Estimate, Scenario
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +220,8 @@ class CekuraClient:
             params.update(tags=",".join(tags), tag_filter_type=tag_filter_type)
         if folder_path:
             params["folder_path"] = folder_path
+        from cekura_ci.catalog import ScenarioPage
+
         found: dict[int, Scenario] = {}
         for page in range(1, self.MAX_SCENARIO_PAGES + 1):
             response = self._request("GET", self.SCENARIOS_PATH, params={**params, "page": page})
@@ -239,13 +236,19 @@ class CekuraClient:
         )
 
     def get_scenario(self, scenario_id: int) -> Scenario:
+        from cekura_ci.catalog import Scenario
+
         return self._parse(self._request("GET", f"{self.SCENARIOS_PATH}{scenario_id}/"), Scenario)
 
     def get_agent(self, agent_id: int) -> Agent:
+        from cekura_ci.catalog import Agent
+
         return self._parse(self._request("GET", f"{self.AGENTS_PATH}{agent_id}/"), Agent)
 
     def export_scenarios(self, scenario_ids: list[int], agent_id: int) -> dict[str, Any]:
         """The scenarios as a test-suite spec (`export_type=json`), for the dry-run price."""
+        from cekura_ci.catalog import Spec
+
         params = {
             "scenario_ids": ",".join(map(str, scenario_ids)),
             "agent_id": agent_id,
@@ -255,10 +258,14 @@ class CekuraClient:
 
     def estimate_run(self, body: dict[str, Any]) -> Estimate:
         """POST a spec with `dry_run=true`: Cekura validates and prices it, and creates nothing."""
+        from cekura_ci.catalog import Estimate, EstimateAnswer
+
         response = self._request("POST", self.ESTIMATE_PATH, json=body, params={"dry_run": "true"})
         return Estimate.from_answer(self._parse(response, EstimateAnswer).root)
 
     def billing_info(self) -> BillingInfo:
+        from cekura_ci.catalog import BillingInfo
+
         return self._parse(self._request("GET", self.BILLING_PATH), BillingInfo)
 
     # --- plumbing -------------------------------------------------------------------------
@@ -319,7 +326,8 @@ class CekuraClient:
         """The body's bytes → the model. A result's runs are decoded and read one at a time, so a
         30 MB result never exists as a whole tree of Python objects (see jsonstream)."""
         try:
-            return model.model_validate(loads_object(response.content, "runs", run_from_api))
+            with paused():
+                return model.model_validate(loads_object(response.content, "runs", run_from_api))
         except (ValueError, RecursionError, ValidationError):
             kind = response.headers.get("Content-Type", "no content type").split(";")[0]
             raise TransientApiError(

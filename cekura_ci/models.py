@@ -234,7 +234,7 @@ class Run:
             "metrics": [_metric(m) for m in metrics if isinstance(m, dict)]
             if isinstance(metrics, list)
             else (),
-            "has_conversation": turns is not None or bool((_text(get("transcript")) or "").strip()),
+            "has_conversation": turns is not None or _said_anything(get("transcript")),
             "transcript_tail": ()
             if passes(status, success)
             else _tail(turns, _text(get("transcript")) or ""),
@@ -243,6 +243,13 @@ class Run:
     @property
     def passed(self) -> bool:
         return passes(self.status, self.success)
+
+
+def _said_anything(transcript: Any) -> bool:
+    """Whether a text transcript holds a word: asked of every run, so it reads without copying."""
+    if isinstance(transcript, list):
+        return any(str(line).strip() for line in transcript)
+    return transcript is not None and not str(transcript).isspace() and str(transcript) != ""
 
 
 def _metric(metric: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from cekura_ci.client import END_CALLS_TIMEOUT, CekuraClient
 from cekura_ci.context import RunContext
 from cekura_ci.errors import ApiError, Cancelled, CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub
-from cekura_ci.plan import Prepared, prepare_run
 from cekura_ci.publish import best_effort, check_report_paths, publish
 from cekura_ci.settings import Settings
 from cekura_ci.timing import Backoff, Clock
@@ -27,6 +26,7 @@ from cekura_ci.waiter import Waiter
 
 if TYPE_CHECKING:
     from cekura_ci.models import Result
+    from cekura_ci.plan import Prepared
     from cekura_ci.verdict import Policy, Verdict
 
 # The verdict and the reports (and jinja2) are imported when needed, not before the first request.
@@ -55,9 +55,13 @@ class Gate:
 
     def run(self) -> ExitCode:
         check_report_paths(self.settings, self.github)
-        plan = prepare_run(self.settings, self.client, self.github, self.clock, self.backoff)
-        if plan.stop is not None:  # a dry run, or nothing to re-run: nothing was started
-            return plan.stop
+        plan = None
+        if self.settings.result_id is None:  # waiting for an existing result: nothing to choose
+            from cekura_ci.plan import prepare_run
+
+            plan = prepare_run(self.settings, self.client, self.github, self.clock, self.backoff)
+            if plan.stop is not None:  # a dry run, or nothing to re-run: nothing was started
+                return plan.stop
         result_id, calls_placed = self.trigger(plan)
         # At once: later steps have the id even if this one dies while waiting.
         self.github.set_output("result_id", result_id)
@@ -89,7 +93,6 @@ class Gate:
     def trigger(self, plan: Prepared | None = None) -> tuple[int, int | None]:
         """The result to wait for, and how many calls this step placed (None: it placed none).
         Without a plan, the request is built from the settings alone."""
-        plan = plan or Prepared()
         if self.settings.result_id is not None:
             self.github.log(
                 f"Waiting for existing Cekura result {self.settings.result_id}; no run is started."
@@ -98,14 +101,19 @@ class Gate:
         self.github.log(f"Starting a Cekura run named {self.settings.name!r} …")
         try:
             started = start_run(
-                self.client, self.settings, self.clock, self.backoff, body=plan.body
+                self.client,
+                self.settings,
+                self.clock,
+                self.backoff,
+                body=plan.body if plan else None,
             )
         except Cancelled as exc:
             if exc.result_id is not None:  # cancelled just as the run started: it was found
                 self.github.set_output("result_id", exc.result_id)
             raise
         self.github.log(f"Cekura result {started.id}: {len(started.runs)} runs queued.")
-        return started.id, len(started.runs) or (plan.calls.total if plan.calls else None)
+        planned = plan.calls.total if plan and plan.calls else None
+        return started.id, len(started.runs) or planned
 
     def wait(self, result_id: int) -> tuple[Result | None, CekuraCIError | None]:
         """The last result seen, and why waiting stopped early if it did: a timeout, cancellation,

@@ -319,19 +319,20 @@ def annotate(verdict: Verdict, github: GitHub) -> None:
 
 
 def log_runs(verdict: Verdict, github: GitHub) -> None:
+    marks = {
+        "passed": "PASS",
+        "agent_failure": "FAIL",
+        "infra_failure": "INFRA",
+        "unfinished": "WAIT",
+    }
     with (
         github.group(f"Cekura result {verdict.result_id}: {verdict.total_runs} runs"),
         github.commands_stopped(),
     ):
-        for scenario in verdict.scenarios:
-            for run in scenario.runs:
-                mark = {
-                    "passed": "PASS",
-                    "agent_failure": "FAIL",
-                    "infra_failure": "INFRA",
-                    "unfinished": "WAIT",
-                }[run.kind]
-                github.log(
-                    f"  {mark:<5} run {run.run_id} · {one_line(scenario.label, 100)} #{run.repetition} · "
-                    f"{run.status}" + ("" if run.passed else f" · {one_line(run.reason, 200)}")
-                )
+        github.log_lines(
+            f"  {marks[run.kind]:<5} run {run.run_id} · {label} #{run.repetition} · {run.status}"
+            + ("" if run.passed else f" · {one_line(run.reason, 200)}")
+            for scenario in verdict.scenarios
+            for label in (one_line(scenario.label, 100),)
+            for run in scenario.runs
+        )
