@@ -8,9 +8,10 @@ import sys
 
 
 def _leave(signum: int, _frame: object) -> None:
-    # Cancelled while the program is still loading: nothing has been sent, so leave quietly with
-    # the signal's exit code. The gate takes these signals over once it starts.
-    raise SystemExit(128 + signum)
+    # Cancelled while the program is still loading: nothing has been sent or written, so leave at
+    # once with the signal's exit code. Not by raising, which could strand the import lock held
+    # mid-import and hang the interpreter's exit. The gate takes these signals over once it starts.
+    os._exit(128 + signum)
 
 
 if __name__ == "__main__":

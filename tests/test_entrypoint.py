@@ -121,7 +121,7 @@ def fast_world(make_world):
     def make(scenarios=None, **extra):
         return make_world(
             scenarios,
-            speed=200,
+            speed=1_000_000,  # real processes: the calls end before the first poll
             timing={"in_queue": 10, "scaling_up": 10, "evaluating": 20},
             **extra,
         )
@@ -299,7 +299,7 @@ def test_action_when_cancelled_ends_calls_and_exits_with_the_signal(
     fast_world, serve, workspace: Path, signals, code
 ) -> None:
     """GitHub sends SIGINT then SIGTERM: the calls are ended, the summary says so, exit 130/143."""
-    server = serve(fast_world([scenario(101, duration=100_000)]))
+    server = serve(fast_world([scenario(101, duration=10**9)]))
     process = entrypoint(workspace, **inputs_for(server, scenario_ids="101"))
     wait_for_result_id(workspace)
     time.sleep(0.3)

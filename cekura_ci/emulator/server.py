@@ -113,7 +113,7 @@ class EmulatorServer:
         return self.emulator.requests
 
     def serve_forever(self) -> None:
-        self._server.serve_forever(poll_interval=0.01)  # how soon stop() is noticed
+        self._server.serve_forever(poll_interval=0.5)
 
     def start(self) -> EmulatorServer:
         self._thread = threading.Thread(
@@ -123,7 +123,15 @@ class EmulatorServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop at once: the serving loop waits in select() between its polls, so a connection of
+        our own wakes it to see that it must stop (tests start and stop hundreds of these)."""
+        stopping = threading.Thread(target=self._server.shutdown, daemon=True)
+        if self._thread is not None:  # a loop runs that must be told; otherwise there is none
+            stopping.start()
+        while stopping.is_alive():
+            with contextlib.suppress(OSError):
+                socket.create_connection(self._server.server_address[:2], timeout=1).close()
+            stopping.join(timeout=0.05)
         self._server.server_close()
         if self._thread:
             self._thread.join(timeout=5)
