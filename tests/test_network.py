@@ -116,7 +116,7 @@ def test_request_when_answer_drips_ends_at_the_bound(server: Hostile, headers_to
     """One byte every 0.1 s never trips a read timeout; the request still ends at its bound."""
     server.on("GET", RESULT, drip(result(), every=0.1, headers_too=headers_too))
     started = time.monotonic()
-    with pytest.raises(TransientApiError, match="no complete answer within 0.4s"):
+    with pytest.raises(TransientApiError, match=r"no complete answer within 0\.4s"):
         client_for(server, timeout=0.4).get_result(7)
     assert 0.4 <= time.monotonic() - started < 1.2
 
