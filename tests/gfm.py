@@ -13,9 +13,11 @@ from html.parser import HTMLParser
 import cmarkgfm
 from cmarkgfm.cmark import Options
 
-# html-pipeline's MentionFilter and IssueReferenceFilter patterns, as GitHub applies them.
+# html-pipeline's MentionFilter and IssueReferenceFilter patterns, as GitHub applies them. Its
+# atomic group `(?>…)` (Python 3.11+) is written as a lookahead and a backreference, which match
+# the same way and work on 3.10 too.
 MENTION = re.compile(
-    r"(?:^|\W)@((?>[a-z0-9][a-z0-9-]*))(?!/)(?=\.+[ \t\W]|\.+$|[^0-9a-zA-Z_.]|$)", re.I
+    r"(?:^|\W)@(?=([a-z0-9][a-z0-9-]*))\1(?!/)(?=\.+[ \t\W]|\.+$|[^0-9a-zA-Z_.]|$)", re.I
 )
 ISSUE = re.compile(r"(?:^|\W)(?:[\w.-]+/[\w.-]+)?(?:#|GH-)(\d+)\b", re.I)
 SKIPPED_PARENTS = {"a", "pre", "code", "style", "script"}
