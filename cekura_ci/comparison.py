@@ -39,16 +39,14 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class ScenarioTally(_Frozen):
-    """One scenario (per personality / test profile where several ran) in one result."""
+class ScenarioKey(_Frozen):
+    """Which scenario a row is about: its id (or name when Cekura lost the id), and the
+    personality and test profile when several ran. Every per-scenario model starts with these."""
 
     scenario_id: int | None
     scenario_name: str
     personality_name: str | None = None
     test_profile_name: str | None = None
-    passed: int
-    #: Runs that held a conversation (total minus infrastructure failures).
-    judged: int
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -62,6 +60,14 @@ class ScenarioTally(_Frozen):
     @property
     def label(self) -> str:
         return scenario_label(self.scenario_name, self.personality_name, self.test_profile_name)
+
+
+class ScenarioTally(ScenarioKey):
+    """One scenario (per personality / test profile where several ran) in one result."""
+
+    passed: int
+    #: Runs that held a conversation (total minus infrastructure failures).
+    judged: int
 
     @property
     def shown(self) -> str:
@@ -81,20 +87,12 @@ class Baseline(_Frozen):
     scenarios: list[ScenarioTally] = Field(default_factory=list)
 
 
-class ScenarioComparison(_Frozen):
-    scenario_id: int | None
-    scenario_name: str
-    personality_name: str | None = None
-    test_profile_name: str | None = None
+class ScenarioComparison(ScenarioKey):
     classification: Classification
     baseline: ScenarioTally | None = None
     now: ScenarioTally | None = None
     #: One-sided Fisher exact p-value for "the pass rate dropped"; None when it did not drop.
     p_value: float | None = None
-
-    @property
-    def label(self) -> str:
-        return scenario_label(self.scenario_name, self.personality_name, self.test_profile_name)
 
     @property
     def evidence(self) -> str:

@@ -13,10 +13,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cekura_ci.text import scenario_label
+from cekura_ci.comparison import ScenarioKey
 
-#: passed: every run that held a conversation passed; failed: none did (or below the scenario
-#: threshold); flaky: some did; not_run: absent from that result, or no run held a conversation.
+#: A scenario's state in one result, as its row in that result's scenarios table shows it; not_run:
+#: absent from that result, or none of its runs had finished.
 StripState = Literal["passed", "flaky", "failed", "not_run"]
 
 
@@ -24,23 +24,7 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-class _Labelled(_Frozen):
-    scenario_id: int | None
-    scenario_name: str
-    personality_name: str | None = None
-    test_profile_name: str | None = None
-
-    @property
-    def key(self) -> tuple[object, ...]:
-        who = self.scenario_id if self.scenario_id is not None else self.scenario_name
-        return (who, self.personality_name, self.test_profile_name)
-
-    @property
-    def label(self) -> str:
-        return scenario_label(self.scenario_name, self.personality_name, self.test_profile_name)
-
-
-class ScenarioOutcome(_Labelled):
+class ScenarioOutcome(ScenarioKey):
     """One scenario (per personality / test profile where several ran) in one result."""
 
     state: StripState
@@ -58,7 +42,7 @@ class HistoryPoint(_Frozen):
     now: bool = False
 
 
-class ScenarioStrip(_Labelled):
+class ScenarioStrip(ScenarioKey):
     #: One state per point of the history, oldest → newest; the last is this result's.
     states: list[StripState]
 

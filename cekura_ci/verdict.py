@@ -14,10 +14,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cekura_ci.collector import paused
-from cekura_ci.comparison import Comparison
+from cekura_ci.comparison import Comparison, ScenarioKey
 from cekura_ci.errors import Outcome
 from cekura_ci.models import TERMINAL_STATUSES, Metric, Result, Run
-from cekura_ci.text import one_line, scenario_label
+from cekura_ci.text import one_line
 from cekura_ci.thresholds import reaches
 from cekura_ci.trend import History
 
@@ -80,11 +80,7 @@ class RunVerdict(_Frozen):
 _validate_run_verdict = RunVerdict.model_validate
 
 
-class ScenarioVerdict(_Frozen):
-    scenario_id: int | None
-    scenario_name: str
-    personality_name: str | None = None
-    test_profile_name: str | None = None
+class ScenarioVerdict(ScenarioKey):
     state: ScenarioState
     total: int
     passed: int
@@ -94,10 +90,6 @@ class ScenarioVerdict(_Frozen):
     meets_threshold: bool | None = None
     main_reason: str | None = None
     runs: list[RunVerdict]
-
-    @property
-    def label(self) -> str:
-        return scenario_label(self.scenario_name, self.personality_name, self.test_profile_name)
 
 
 class MetricSummary(_Frozen):
