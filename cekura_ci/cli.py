@@ -20,7 +20,7 @@ from cekura_ci.context import RunContext
 from cekura_ci.errors import Cancelled, CekuraCIError, ExitCode, Outcome
 from cekura_ci.github import GitHub, configure_logging
 from cekura_ci.pipeline import Gate
-from cekura_ci.publish import publish_error
+from cekura_ci.publish import publish_error, write_report
 from cekura_ci.settings import MIN_API_KEY_LENGTH, Settings, SettingsError, read_inputs
 from cekura_ci.text import redact
 from cekura_ci.timing import Backoff, CancelToken, Clock
@@ -121,11 +121,8 @@ def guarded(
     github.append_summary(summary)
     github.set_output("outcome", outcome.value)
     github.set_output("passed", "false")
-    if summary_file:
-        try:
-            github.set_output("summary_file", github.write_file(summary_file, summary))
-        except (OSError, ValueError) as err:
-            log.warning("Could not write %s: %s", summary_file, err)
+    if written := write_report(github, "summary_file", summary_file or "", lambda: summary):
+        github.set_output("summary_file", written)
     produced = publish_error(
         message,
         outcome=outcome,

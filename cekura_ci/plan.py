@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from cekura_ci.client import TRIGGER_PATH, CekuraClient
 from cekura_ci.errors import ApiError, CekuraCIError, ExitCode, GaveUp
 from cekura_ci.github import GitHub
+from cekura_ci.publish import write_report
 from cekura_ci.selection import Chosen, Selection, select
 from cekura_ci.settings import Settings, SettingsError
 from cekura_ci.text import one_line, redact
@@ -427,22 +428,24 @@ def _publish(view: PlanView, settings: Settings, github: GitHub, said: str) -> N
         rows=[_redacted(row, secrets) for row in view.rows],
         notes=[redact(note, secrets) for note in view.notes],
     )
+    from cekura_ci.report.junit import render_plan_junit
     from cekura_ci.report.plan import render_plan
 
     summary = render_plan(safe)
     github.append_summary(summary)
-    if settings.summary_file:
-        try:
-            github.set_output("summary_file", github.write_file(settings.summary_file, summary))
-        except OSError as exc:  # a report is never worth a changed exit code
-            log.warning("Could not write summary_file %r (%s).", settings.summary_file, exc)
-    if settings.junit_file:
-        from cekura_ci.report.junit import render_plan_junit
-
-        try:
-            junit = render_plan_junit(redact(said, secrets))
-            github.set_output("junit_file", github.write_file(settings.junit_file, junit))
-        except OSError as exc:  # a report is never worth a changed exit code
-            log.warning("Could not write junit_file %r (%s).", settings.junit_file, exc)
+    files = {
+        "summary_file": write_report(
+            github, "summary_file", settings.summary_file, lambda: summary
+        ),
+        "junit_file": write_report(
+            github,
+            "junit_file",
+            settings.junit_file,
+            lambda: render_plan_junit(redact(said, secrets)),
+        ),
+    }
+    for name, path in files.items():
+        if path:
+            github.set_output(name, path)
     github.set_output("outcome", "passed")
     github.set_output("passed", "true")

@@ -230,17 +230,16 @@ def publish_error(
 
     produced: dict[str, str] = {}
     junit_file = (raw.get("junit_file") or "").strip()
-    if junit_file:
-        try:
-            produced["junit_file"] = github.write_file(
-                junit_file,
-                render_error_junit(
-                    message, outcome=outcome.value, hint=hint, file=context.workflow_file
-                ),
-                redact_text=False,  # the message is redacted; XML escaping must stay intact
-            )
-        except (OSError, ValueError) as err:
-            log.warning("Could not write %s: %s", junit_file, err)
+    written = write_report(
+        github,
+        "junit_file",
+        junit_file,
+        lambda: render_error_junit(
+            message, outcome=outcome.value, hint=hint, file=context.workflow_file
+        ),
+    )
+    if written:
+        produced["junit_file"] = written
     mode = (raw.get("comment") or "off").strip()
     try:
         token = parse_github_token(raw.get("github_token") or "")
