@@ -178,26 +178,20 @@ class Comments:
         return None
 
     def create(self, repository: str, number: int, body: str) -> Posted:
-        response = self._call(
-            "POST",
-            f"{self.api_url}/repos/{repository}/issues/{number}/comments",
-            "write the comment",
-            json={"body": body},
-        )
-        if response.status_code != 201:
-            raise CommentFailed(_explain(response, "write the comment"))
-        return Posted("created", str(response.json().get("html_url", "")))
+        url = f"{self.api_url}/repos/{repository}/issues/{number}/comments"
+        return self._write("POST", url, body, "write the comment", 201, "created")
 
     def update(self, repository: str, comment_id: int, body: str) -> Posted:
-        response = self._call(
-            "PATCH",
-            f"{self.api_url}/repos/{repository}/issues/comments/{comment_id}",
-            "update the comment",
-            json={"body": body},
-        )
-        if response.status_code != 200:
-            raise CommentFailed(_explain(response, "update the comment"))
-        return Posted("updated", str(response.json().get("html_url", "")))
+        url = f"{self.api_url}/repos/{repository}/issues/comments/{comment_id}"
+        return self._write("PATCH", url, body, "update the comment", 200, "updated")
+
+    def _write(
+        self, method: str, url: str, body: str, what: str, expected: int, action: str
+    ) -> Posted:
+        response = self._call(method, url, what, json={"body": body})
+        if response.status_code != expected:
+            raise CommentFailed(_explain(response, what))
+        return Posted(action, str(response.json().get("html_url", "")))
 
 
 def post(
