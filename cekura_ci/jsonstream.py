@@ -52,24 +52,25 @@ class _Window:
         return 0
 
     def skip_space(self, index: int) -> int:
+        """The index of the next character that is not a space; ValueError at the body's end."""
+        found = self._after_spaces(index)
+        if found is None:
+            raise ValueError("the JSON text ends too early")
+        return found
+
+    def has_more(self, index: int) -> bool:
+        """Whether anything but spaces follows text[index] in the body."""
+        return self._after_spaces(index) is not None
+
+    def _after_spaces(self, index: int) -> int | None:
         while True:
             text = self.text
             while index < len(text) and text[index] in _SPACE:
                 index += 1
             if index < len(text):
                 return index
-            index = self.move_to(index)
-
-    def has_more(self, index: int) -> bool:
-        """Whether anything but spaces follows text[index] in the body."""
-        while True:
-            text = self.text
-            while index < len(text) and text[index] in _SPACE:
-                index += 1
-            if index < len(text):
-                return True
             if self.complete:
-                return False
+                return None
             index = self.move_to(index)
 
     def expect(self, index: int, allowed: str) -> tuple[str, int]:
