@@ -16,6 +16,7 @@ from cekura_ci.comparison import (
     Baseline,
     Comparison,
     ScenarioComparison,
+    ScenarioKey,
     ScenarioTally,
     compare,
 )
@@ -61,17 +62,14 @@ def judged_runs(scenario: ScenarioVerdict) -> int:
     return scenario.total - scenario.infra_failures - scenario.unfinished
 
 
+def _who(scenario: ScenarioVerdict) -> dict[str, object]:
+    """The scenario's key fields, to carry into a comparison or a history row."""
+    return {name: getattr(scenario, name) for name in ScenarioKey.model_fields}
+
+
 def tallies(verdict: Verdict) -> list[ScenarioTally]:
     return [
-        ScenarioTally(
-            scenario_id=s.scenario_id,
-            scenario_name=s.scenario_name,
-            personality_name=s.personality_name,
-            test_profile_name=s.test_profile_name,
-            passed=s.passed,
-            judged=judged_runs(s),
-        )
-        for s in verdict.scenarios
+        ScenarioTally(**_who(s), passed=s.passed, judged=judged_runs(s)) for s in verdict.scenarios
     ]
 
 
@@ -81,16 +79,7 @@ def strip_state(scenario: ScenarioVerdict) -> StripState:
 
 
 def outcomes(verdict: Verdict) -> list[ScenarioOutcome]:
-    return [
-        ScenarioOutcome(
-            scenario_id=s.scenario_id,
-            scenario_name=s.scenario_name,
-            personality_name=s.personality_name,
-            test_profile_name=s.test_profile_name,
-            state=strip_state(s),
-        )
-        for s in verdict.scenarios
-    ]
+    return [ScenarioOutcome(**_who(s), state=strip_state(s)) for s in verdict.scenarios]
 
 
 def parse_time(text: str | None) -> dt.datetime | None:
