@@ -140,10 +140,7 @@ class CekuraClient:
         """The result's row in the results list: its status and each run's status, without the
         transcripts (for 10,000 runs about 1.6 MB instead of 30). None when the first page of a
         search by its name does not hold it."""
-        params: dict[str, Any] = {"search": name, "page_size": 10}
-        if agent_id is not None:
-            params["agent_id"] = agent_id
-        page = self._parse(self._request("GET", RESULTS_PATH, params=params), ResultPage)
+        page = self.list_results(search=name, agent_id=agent_id, page_size=10)
         return next((row for row in page.results if row.id == result_id), None)
 
     def find_results(
@@ -153,9 +150,6 @@ class CekuraClient:
 
         `timeout` bounds the whole search, however many pages it takes.
         """
-        params: dict[str, Any] = {"search": name, "page_size": 50}
-        if agent_id is not None:
-            params["agent_id"] = agent_id
         deadline = None if timeout is None else time.monotonic() + timeout
         found: list[Result] = []
         for page in range(1, MAX_SEARCH_PAGES + 1):
@@ -164,9 +158,8 @@ class CekuraClient:
                 raise TransientApiError(
                     f"GET {RESULTS_PATH}: the search for {name!r} took more than {timeout:g}s"
                 )
-            answer = self._parse(
-                self._request("GET", RESULTS_PATH, params={**params, "page": page}, timeout=left),
-                ResultPage,
+            answer = self.list_results(
+                search=name, agent_id=agent_id, page=page, page_size=50, timeout=left
             )
             found += [r for r in answer.results if (r.name or "").strip() == name.strip()]
             if not answer.next:
@@ -187,14 +180,21 @@ class CekuraClient:
         return self._parse(response, ShareLink)
 
     def list_results(
-        self, *, search: str, agent_id: int | None, page: int = 1, page_size: int = 100
+        self,
+        *,
+        search: str,
+        agent_id: int | None,
+        page: int = 1,
+        page_size: int = 100,
+        timeout: float | None = None,
     ) -> ResultPage:
         """One page of the results list: names containing `search` (in any case), of one agent.
         Cekura promises no order; callers sort."""
         params: dict[str, Any] = {"search": search, "page": page, "page_size": page_size}
         if agent_id is not None:
             params["agent_id"] = agent_id
-        return self._parse(self._request("GET", RESULTS_PATH, params=params), ResultPage)
+        response = self._request("GET", RESULTS_PATH, params=params, timeout=timeout)
+        return self._parse(response, ResultPage)
 
     # --- the catalogue, billing and the dry-run price: nothing here places a call ----------
 
